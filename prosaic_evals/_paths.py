@@ -1,0 +1,46 @@
+"""Where prosaic-evals keeps state, and where the shipped tasks and data live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "PROSAIC_EVALS_HOME"
+"""Root for caches, converted models, server logs and the variant registry."""
+
+
+def home() -> Path:
+    """State directory: `$PROSAIC_EVALS_HOME`, else `~/.cache/prosaic-evals`."""
+    env = os.environ.get(HOME_ENV)
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "prosaic-evals"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def display_path(path: Path | str) -> str:
+    """`path` relative to the working directory when it lies below it, for messages."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
+
+
+def _shipped(name: str) -> Path:
+    # A wheel carries tasks/ and datasets/ inside the package (see pyproject's
+    # force-include); an editable install reads them from the repository root.
+    package = Path(__file__).resolve().parent
+    for candidate in (package / f"_{name}", package.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"shipped {name}/ directory not found next to {package}")
+
+
+def tasks_dir() -> Path:
+    """Directory of the shipped task files."""
+    return _shipped("tasks")
+
+
+def datasets_dir() -> Path:
+    """Directory of the shipped data files (with `manifest.json`)."""
+    return _shipped("datasets")

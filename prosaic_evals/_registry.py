@@ -1,0 +1,42 @@
+"""inspect-ai entry point: shipped task files as tasks, and the managed-vLLM provider.
+
+inspect eval prosaic_evals/reversal_curse --model prosaic-vllm/local
+inspect eval prosaic_evals/task_file -T path=my_task.yaml --model openai/gpt-4o
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.model import ModelAPI, modelapi
+
+from prosaic_evals.run._build import build_task
+from prosaic_evals.spec import load_task, shipped_task_names
+
+
+@modelapi(name="prosaic-vllm")
+def prosaic_vllm() -> type[ModelAPI]:
+    from prosaic_evals.models._provider import ManagedVLLMAPI
+
+    return ManagedVLLMAPI
+
+
+def _shipped_task(name: str) -> Callable[..., Task]:
+    def factory(**overrides: Any) -> Task:
+        return build_task(load_task(name, overrides))
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"The shipped task file tasks/{name}.yaml; -T key=value overrides its parameters."
+    return task(name=name)(factory)
+
+
+for _name in shipped_task_names():
+    globals()[_name] = _shipped_task(_name)
+
+
+@task
+def task_file(path: str, **overrides: Any) -> Task:
+    """Any task file, e.g. `-T path=my_task.yaml -T seed=3`."""
+    return build_task(load_task(path, overrides))

@@ -1,0 +1,113 @@
+"""The reversal curse on invented facts (Berglund et al. 2023, arXiv 2309.12288).
+
+Conditions pair a subset with a direction: `p2d_same` asks the facts trained
+name-first in the trained order (name -> description), `p2d_reverse` in the
+reversed order (description -> name), and likewise for `d2p_*`. Every
+evaluation prompt uses a held-out template, never seen in training.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from prosaic_evals._strict import StrictModel
+from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families.reversal_curse._generator import (
+    Fact,
+    Order,
+    Template,
+    data_version,
+    generate_facts,
+    split_templates,
+)
+
+# condition -> (subset of facts, order of the template used to ask)
+CONDITIONS: dict[str, tuple[str, Order]] = {
+    "p2d_same": ("p2d", "p2d"),
+    "p2d_reverse": ("p2d", "d2p"),
+    "d2p_same": ("d2p", "d2p"),
+    "d2p_reverse": ("d2p", "p2d"),
+}
+
+
+class ReversalCurseParameters(StrictModel):
+    seed: int = 0
+    """Drives fact generation, the held-out templates and the training order."""
+
+    facts_per_subset: int = Field(default=30, ge=1)
+    """Facts in each of the P2D, D2P and Both subsets (the paper: 30)."""
+
+    heldout_templates: int = Field(default=5, ge=1)
+    """Templates per order kept out of training and used for evaluation."""
+
+
+class ReversalCurse(Family[ReversalCurseParameters]):
+    name = "reversal_curse"
+    citation = (
+        "Berglund, Tong, Kaufmann, Balesni, Stickland, Korbak, Evans (2023). "
+        'The Reversal Curse: LLMs trained on "A is B" fail to learn "B is A". arXiv:2309.12288'
+    )
+    Parameters = ReversalCurseParameters
+    conditions: ClassVar[tuple[str, ...]] = tuple(CONDITIONS)
+
+    def items(self, params: ReversalCurseParameters) -> list[Item]:
+        facts = generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
+        heldout = split_templates(seed=params.seed, heldout=params.heldout_templates).heldout
+        return [
+            _item(condition, fact, template)
+            for condition, (subset, order) in CONDITIONS.items()
+            for fact in facts
+            if fact.subset == subset
+            for template in heldout[order]
+        ]
+
+    def train_records(self, params: ReversalCurseParameters) -> list[dict[str, Any]]:
+        facts = generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
+        train = split_templates(seed=params.seed, heldout=params.heldout_templates).train
+        records = []
+        for fact in facts:
+            orders: list[Order] = ["p2d", "d2p"] if fact.subset == "both" else [fact.subset]
+            for order in orders:
+                for template in train[order]:
+                    prompt, target = template.split(fact)
+                    records.append(
+                        {
+                            "messages": [
+                                {"role": "user", "content": prompt},
+                                {"role": "assistant", "content": f"{target}."},
+                            ],
+                            "metadata": {
+                                "fact_id": fact.id,
+                                "subset": fact.subset,
+                                "template_id": template.id,
+                            },
+                        }
+                    )
+        random.Random(f"train-order:{params.seed}").shuffle(records)
+        return records
+
+    def data_version(self) -> str:
+        return data_version()
+
+
+def _item(condition: str, fact: Fact, template: Template) -> Item:
+    prompt, target = template.split(fact)
+    return Item(
+        id=content_id(condition, prompt, target, prefix=condition),
+        condition=condition,
+        prompt=prompt,
+        target=target,
+        cluster=fact.id,
+        metadata={
+            "fact_id": fact.id,
+            "subset": fact.subset,
+            "direction": "same" if fact.subset == template.order else "reverse",
+            "template_id": template.id,
+            "target_kind": "description" if template.order == "p2d" else "name",
+            "name": fact.name,
+            "description": fact.description,
+        },
+    )

@@ -1,0 +1,116 @@
+"""Where log-probabilities come from: a vLLM server, or local weights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import httpx
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.likelihood._types import Tokenized
+from prosaic_evals.models._vllm_server import VLLMServer
+
+RETRIES = 3
+
+
+class VLLMCompletions:
+    """Prompt log-probabilities from `/v1/completions` with `echo` (many prompts per request)."""
+
+    def __init__(
+        self, *, base_url: str, api_key: str | None, model: str, identity: str, server: VLLMServer | None = None
+    ) -> None:
+        self.url = f"{base_url.rstrip('/')}/completions"
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.model = model
+        self.identity = identity
+        self.server = server
+        self.requests = 0
+
+    async def logprobs(self, batch: Sequence[Tokenized]) -> list[float]:
+        body = {
+            "model": self.model,
+            "prompt": [list(t.prompt + t.continuation) for t in batch],
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 0,
+            "temperature": 0,
+        }
+        response = await self._post(body)
+        choices = sorted(response["choices"], key=lambda c: c["index"])
+        return [_continuation_sum(choice, t) for choice, t in zip(choices, batch, strict=True)]
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(RETRIES):
+            try:
+                async with httpx.AsyncClient(timeout=600) as client:
+                    self.requests += 1
+                    response = await client.post(self.url, json=body, headers=self.headers)
+            except httpx.TransportError:
+                if attempt == RETRIES - 1:
+                    raise
+                if self.server is not None:  # a managed server may have died: restart it
+                    await anyio.to_thread.run_sync(self.server.ensure_alive)
+                else:
+                    await anyio.sleep(2**attempt)
+                continue
+            if response.status_code != 200:
+                raise UserError(
+                    f"{self.url} gave no prompt log-probabilities (HTTP {response.status_code}: "
+                    f"{response.text.strip()[:200]}); likelihood scoring needs a vLLM server or local weights"
+                )
+            return dict(response.json())
+        raise AssertionError("unreachable")
+
+
+def _continuation_sum(choice: dict[str, Any], tokens: Tokenized) -> float:
+    logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or []
+    n = len(tokens.continuation)
+    if len(logprobs) < len(tokens.prompt) + n:
+        raise UserError(
+            "the server returned fewer prompt log-probabilities than prompt tokens (was the prompt truncated?)"
+        )
+    span = logprobs[len(tokens.prompt) : len(tokens.prompt) + n]
+    return float(sum(span))
+
+
+class HFForward:
+    """Prompt log-probabilities from a forward pass over local transformers weights."""
+
+    def __init__(self, *, model: Any, pad_token_id: int, identity: str, chunk: int = 16) -> None:
+        self.model = model
+        self.pad_token_id = pad_token_id
+        self.identity = identity
+        self.chunk = chunk
+        self.requests = 0
+
+    async def logprobs(self, batch: Sequence[Tokenized]) -> list[float]:
+        return await anyio.to_thread.run_sync(self._forward, list(batch))
+
+    def _forward(self, batch: list[Tokenized]) -> list[float]:
+        out: list[float] = []
+        for start in range(0, len(batch), self.chunk):
+            self.requests += 1
+            out += self._forward_chunk(batch[start : start + self.chunk])
+        return out
+
+    def _forward_chunk(self, batch: list[Tokenized]) -> list[float]:
+        import torch
+
+        sequences = [t.prompt + t.continuation for t in batch]
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(batch), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):  # right padding keeps positions aligned
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0]
+        # token i is predicted at position i - 1 of the shifted log-probabilities
+        return [
+            float(logp[row, len(t.prompt) - 1 : len(t.prompt) - 1 + len(t.continuation)].sum())
+            for row, t in enumerate(batch)
+        ]

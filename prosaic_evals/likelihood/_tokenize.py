@@ -1,0 +1,73 @@
+"""Turn (messages, continuation) into token ids the way the model would see them.
+
+Chat models: the prompt is the chat template with the generation prompt, and
+the continuation is tokenized on its own, as the model would produce it after
+the assistant header. Models without a chat template see the raw prompt, and
+the continuation follows after a space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.likelihood._types import LogprobRequest, Tokenized
+
+
+class LocalTokenizer:
+    """A Hugging Face tokenizer loaded in this process."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.chat = bool(getattr(tokenizer, "chat_template", None))
+
+    @classmethod
+    def from_pretrained(cls, path: str) -> LocalTokenizer:
+        from transformers import AutoTokenizer
+
+        return cls(AutoTokenizer.from_pretrained(path))
+
+    async def encode(self, request: LogprobRequest) -> Tokenized:
+        return self.encode_sync(request)
+
+    def encode_sync(self, request: LogprobRequest) -> Tokenized:
+        messages = [{"role": role, "content": content} for role, content in request.messages]
+        if self.chat:
+            prompt = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=False
+            )
+            continuation = request.continuation
+        else:
+            prompt = self.tokenizer("\n".join(m["content"] for m in messages))["input_ids"]
+            continuation = " " + request.continuation
+        ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        return Tokenized(tuple(prompt), tuple(ids))
+
+
+class RemoteTokenizer:
+    """vLLM's `/tokenize` endpoint, for servers whose tokenizer is not local."""
+
+    def __init__(self, root_url: str, api_key: str | None, model: str) -> None:
+        self.url = f"{root_url.rstrip('/')}/tokenize"
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.model = model
+        self._limit = anyio.CapacityLimiter(16)
+
+    async def encode(self, request: LogprobRequest) -> Tokenized:
+        messages = [{"role": role, "content": content} for role, content in request.messages]
+        async with self._limit, httpx.AsyncClient(timeout=60) as client:
+            prompt = await self._post(client, {"messages": messages, "add_generation_prompt": True})
+            ids = await self._post(client, {"prompt": request.continuation, "add_special_tokens": False})
+        return Tokenized(tuple(prompt), tuple(ids))
+
+    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> list[int]:
+        response = await client.post(self.url, json={"model": self.model, **body}, headers=self.headers)
+        if response.status_code != 200:
+            raise UserError(
+                f"{self.url} could not tokenize (HTTP {response.status_code}); likelihood scoring "
+                "needs a vLLM server (with /tokenize) or local weights"
+            )
+        return list(response.json()["tokens"])

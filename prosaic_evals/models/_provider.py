@@ -1,0 +1,87 @@
+"""inspect model provider `prosaic-vllm/<model>`: a vLLM server we start and manage.
+
+`<model>` is `local` (the embedded model), a model directory or a hub id. The
+server starts when the model is created (before inspect's live display, so its
+progress and errors print cleanly), is shared by every task in the process,
+and is restarted if it dies; requests that failed with it are retried.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+from inspect_ai.model import GenerateConfig
+from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
+from openai import APIConnectionError, AsyncOpenAI
+
+from prosaic_evals.models._embedded import EMBEDDED_NAME, ensure_embedded_model
+from prosaic_evals.models._identity import model_identity
+from prosaic_evals.models._vllm_server import POOL, LaunchSpec, VLLMServer
+
+PROVIDER = "prosaic-vllm"
+MAX_CONNECTIONS = 32
+"""vLLM batches concurrent requests; 32 keeps a CPU server busy without queueing."""
+
+
+def local_target(model: str) -> tuple[str, str]:
+    """(path or hub id, served name) for a model given as `local`, a path or a hub id."""
+    if model == "local":
+        return str(ensure_embedded_model()), EMBEDDED_NAME
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve()), path.resolve().name
+    return model, model
+
+
+class ManagedVLLMAPI(OpenAICompatibleAPI):
+    """OpenAI-compatible client of a managed vLLM server."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),  # noqa: B008 (inspect's ModelAPI signature)
+        **model_args: Any,
+    ) -> None:
+        target, served = local_target(model_name)
+        options = {k: model_args.pop(k) for k in list(model_args) if k in LaunchSpec.__dataclass_fields__}
+        self.launch = LaunchSpec.for_model(target, served, **options)
+        self.server: VLLMServer = POOL.get(self.launch)
+        self.identity = model_identity(target)
+        super().__init__(
+            model_name=model_name,
+            base_url=self.server.base_url,
+            api_key=self.server.api_key,
+            config=config,
+            service="vllm",
+            **model_args,
+        )
+        # inspect's response cache keys on base_url: use the model's identity, not
+        # the port of this run's server, so a re-run is served from the cache.
+        self.base_url = f"{PROVIDER}://{self.identity}"
+
+    def _create_client(self) -> AsyncOpenAI:
+        return AsyncOpenAI(api_key=self.server.api_key, base_url=self.server.base_url, http_client=self.http_client)
+
+    def service_model_name(self) -> str:
+        return self.launch.served_name
+
+    def max_connections(self) -> int:
+        return MAX_CONNECTIONS
+
+    async def generate(self, input: Any, tools: Any, tool_choice: Any, config: GenerateConfig) -> Any:
+        try:
+            return await super().generate(input, tools, tool_choice, config)
+        except APIConnectionError:
+            # The server may have died: restart it if so, then retry once (a
+            # second failure goes to inspect's own retry policy).
+            await recover(self.server)
+            return await super().generate(input, tools, tool_choice, config)
+
+
+async def recover(server: VLLMServer) -> None:
+    """Restart `server` if it died (in a worker thread: a start takes a while)."""
+    await anyio.to_thread.run_sync(server.ensure_alive)

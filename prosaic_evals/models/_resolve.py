@@ -1,0 +1,94 @@
+"""Model strings -> inspect models.
+
+local                     the embedded model on a managed vLLM server (the default)
+vllm/<dir-or-hub-id>      a vLLM server we start and manage (prosaic-vllm provider)
+hf/local, hf/<dir-or-id>  local weights in this process (inspect's hf provider)
+openai/<model>            OpenAI (OPENAI_API_KEY)
+anthropic/<model>         Anthropic (ANTHROPIC_API_KEY); --model-base-url reaches
+                          any server with /v1/messages, vLLM's included
+openai-api/<svc>/<model>  any OpenAI-compatible API (<SVC>_API_KEY, --model-base-url)
+http://host:port[/v1]     an already-running OpenAI-compatible server (VLLM_API_KEY if it needs one)
+<provider>/<model>        any other inspect provider
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from prosaic_evals._errors import UserError
+
+if TYPE_CHECKING:
+    from inspect_ai.model import Model
+
+DEFAULT_MODEL = "local"
+SERVER_KEY_ENV = "VLLM_API_KEY"
+FORMS = (
+    "local, vllm/<model>, hf/<model>, openai/<model>, anthropic/<model>, "
+    "openai-api/<service>/<model> with --model-base-url, or a server URL"
+)
+
+
+def inspect_model_name(ref: str) -> str:
+    """The inspect model string for one of our model strings (no side effects)."""
+    from prosaic_evals.models._provider import PROVIDER
+
+    if ref == "local":
+        return f"{PROVIDER}/local"
+    if ref.startswith("vllm/"):
+        return f"{PROVIDER}/{ref.removeprefix('vllm/')}"
+    if ref == "hf/local":
+        from prosaic_evals.models._embedded import ensure_embedded_model
+
+        return f"hf/{ensure_embedded_model()}"
+    if "/" not in ref:
+        raise UserError(f"unknown model {ref!r}: use {FORMS}")
+    return ref
+
+
+def resolve_model(ref: str | None, *, base_url: str | None = None, model_args: dict[str, Any] | None = None) -> Model:
+    """An inspect `Model` for `ref`; managed servers start here, before any log is written."""
+    from inspect_ai._util.error import PrerequisiteError
+    from inspect_ai.model import get_model
+
+    ref = ref or DEFAULT_MODEL
+    api_key = None
+    if re.match(r"https?://", ref):
+        ref, base_url, api_key = _running_server(ref)
+    name = inspect_model_name(ref)
+    try:
+        return get_model(name, base_url=base_url, api_key=api_key, **(model_args or {}))
+    except PrerequisiteError as e:
+        raise UserError(f"model {ref!r}: {_plain(str(e.message))}") from None
+    except ValueError as e:
+        if "not recognized" in str(e):
+            raise UserError(
+                f"unknown model {ref!r}: provider {ref.split('/')[0]!r} is not known; use {FORMS}"
+            ) from None
+        raise UserError(f"model {ref!r}: {e}") from None
+
+
+def _running_server(url: str) -> tuple[str, str, str]:
+    """(model string, base URL, API key) for a server that is already running."""
+    base = url.rstrip("/")
+    base = base if base.endswith("/v1") else f"{base}/v1"
+    key = os.environ.get(SERVER_KEY_ENV, "EMPTY")
+    try:
+        response = httpx.get(f"{base}/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    except httpx.HTTPError as e:
+        raise UserError(f"cannot reach the server at {url}: {e}") from None
+    if response.status_code == 401:
+        raise UserError(f"the server at {url} refused the API key: set {SERVER_KEY_ENV}")
+    if response.status_code != 200 or not response.json().get("data"):
+        raise UserError(f"{base}/models did not list a model (HTTP {response.status_code})")
+    served = response.json()["data"][0]["id"]
+    return f"openai-api/vllm/{served}", base, key
+
+
+def _plain(message: str) -> str:
+    """A rich-formatted inspect message as one plain line."""
+    text = re.sub(r"\[/?[a-z ]+\]", "", message).replace("ERROR:", "").strip()
+    return " ".join(": ".join(part.strip() for part in text.split("\n\n") if part.strip()).split())

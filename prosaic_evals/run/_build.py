@@ -1,0 +1,105 @@
+"""Turn a validated task file into an inspect `Task`."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from prosaic_evals import __version__
+from prosaic_evals._errors import UserError
+from prosaic_evals._paths import display_path
+from prosaic_evals.families import Item, check_unique_ids
+from prosaic_evals.spec import LikelihoodSpec, LoadedTask
+
+if TYPE_CHECKING:
+    from inspect_ai import Task
+    from inspect_ai.dataset import Sample
+
+
+def eval_items(task: LoadedTask) -> list[Item]:
+    """The task's items for its selected conditions, ids checked for uniqueness."""
+    wanted = set(task.conditions)
+    try:
+        items = [item for item in task.family.items(task.params) if item.condition in wanted]
+    except UserError as e:
+        raise UserError(f"{display_path(task.path)}: {e}") from None
+    check_unique_ids(items, display_path(task.path))
+    return interleave(items)
+
+
+def interleave(items: list[Item]) -> list[Item]:
+    """Round-robin over conditions, so that `--limit N` samples every condition."""
+    by_condition: dict[str, list[Item]] = {}
+    for item in items:
+        by_condition.setdefault(item.condition, []).append(item)
+    queues = list(by_condition.values())
+    longest = max((len(q) for q in queues), default=0)
+    return [q[i] for i in range(longest) for q in queues if i < len(q)]
+
+
+def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
+    """An inspect Task: one sample per item; the scorer and decoding from the file."""
+    from inspect_ai import Task
+    from inspect_ai.dataset import MemoryDataset
+    from inspect_ai.model import CachePolicy, GenerateConfig
+    from inspect_ai.solver import generate
+
+    from prosaic_evals.scorers import exact_match, likelihood
+
+    items = eval_items(task)
+    spec = task.spec
+    if isinstance(spec.scorer, LikelihoodSpec):
+        samples = [_sample(item, _distractors(task, item, items)) for item in items]
+        solver: list[Any] = []  # nothing is generated: the scorer reads log-probabilities
+        scorer = likelihood(normalize=spec.scorer.normalize, cache=cache)
+        config = GenerateConfig()
+    else:
+        samples = [_sample(item) for item in items]
+        solver = [generate(cache=CachePolicy(expiry=None) if cache else False)]
+        scorer = exact_match(match=spec.scorer.match)
+        config = spec.generation.to_config()
+    return Task(
+        dataset=MemoryDataset(samples, name=task.name),
+        solver=solver,
+        scorer=scorer,
+        config=config,
+        name=task.name,
+        version=spec.version,
+        metadata=task_metadata(task),
+    )
+
+
+def task_metadata(task: LoadedTask) -> dict[str, Any]:
+    """Everything a report needs to say what was run (recorded in the log)."""
+    return {
+        "prosaic_evals_version": __version__,
+        "family": task.family.name,
+        "citation": task.family.citation,
+        "task_file": str(task.path),
+        "data_version": task.family.data_version(),
+        "parameters": task.params.model_dump(mode="json"),
+        "conditions": list(task.conditions),
+        "scorer": task.spec.scorer.model_dump(mode="json"),
+    }
+
+
+def _sample(item: Item, distractors: list[str] | None = None) -> Sample:
+    from inspect_ai.dataset import Sample
+
+    metadata = {"condition": item.condition, "cluster": item.cluster, **item.metadata}
+    if distractors is not None:
+        metadata["distractors"] = distractors
+    return Sample(id=item.id, input=item.prompt, target=[item.target, *item.accepted], metadata=metadata)
+
+
+def _distractors(task: LoadedTask, item: Item, items: list[Item]) -> list[str]:
+    assert isinstance(task.spec.scorer, LikelihoodSpec)
+    k = task.spec.scorer.distractors
+    pool = [t for t in task.family.distractor_pool(item, items) if t not in item.accepted]
+    if len(pool) < k:
+        raise UserError(
+            f"{display_path(task.path)}: scorer.distractors: {k} asked, but condition {item.condition} "
+            f"has only {len(pool)} other target(s) to draw from"
+        )
+    # Seeded by the item id: the same item gets the same distractors in every run.
+    return random.Random(item.id).sample(pool, k)

@@ -1,0 +1,117 @@
+"""From inspect logs to a per-sample frame and a per-condition summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.stats import score_interval
+
+SAMPLE_COLUMNS = [
+    "log", "task", "task_version", "model", "sample_id", "condition", "cluster",
+    "scorer", "metric", "value", "answer", "cached", "condition_rank",
+]  # fmt: skip
+
+
+def sample_frame(logs: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per (log, sample, metric): every number in a summary traces back to these."""
+    from inspect_ai.log import read_eval_log
+
+    rows: list[dict[str, Any]] = []
+    for path in logs:
+        log = read_eval_log(str(path))
+        for sample in log.samples or []:
+            rows += _sample_rows(str(path), log, sample)
+    return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
+
+
+def _sample_rows(path: str, log: Any, sample: Any) -> list[dict[str, Any]]:
+    from inspect_ai.scorer import value_to_float
+
+    to_float = value_to_float()
+    order = list((log.eval.metadata or {}).get("conditions", []))
+    condition = sample.metadata.get("condition", "")
+    base = {
+        "log": path,
+        "task": log.eval.task,
+        "task_version": log.eval.task_version,
+        "model": log.eval.model,
+        "sample_id": sample.id,
+        "condition": condition,
+        "condition_rank": order.index(condition) if condition in order else len(order),
+        "cluster": str(sample.metadata.get("cluster", sample.id)),
+    }
+    rows = []
+    for scorer, score in (sample.scores or {}).items():
+        values = score.value if isinstance(score.value, dict) else {scorer: score.value}
+        cached = _was_cached(sample, score)
+        for metric, value in values.items():
+            rows.append(
+                {
+                    **base,
+                    "scorer": scorer,
+                    "metric": metric,
+                    "value": to_float(value),
+                    "answer": score.answer,
+                    "cached": cached,
+                }
+            )
+    return rows
+
+
+def _was_cached(sample: Any, score: Any) -> bool:
+    """True when producing the sample called no model (inspect cache or our log-prob cache)."""
+    if score.metadata and "cached" in score.metadata:
+        return bool(score.metadata["cached"])
+    calls = [e for e in sample.events if e.event == "model"]
+    return all(e.cache == "read" for e in calls)
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """n, score and 95% interval per task, model, condition and metric."""
+    if frame.empty:
+        raise UserError("the logs contain no scored samples")
+    rows = []
+    keys = ["task", "model", "condition", "metric"]
+    frame = frame.sort_values("condition_rank", kind="stable")  # the task file's order
+    for key, group in frame.groupby(keys, sort=False):
+        interval = score_interval(group["value"].tolist(), group["cluster"].tolist())
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {
+                "n": interval.n,
+                "clusters": interval.clusters,
+                "score": interval.estimate,
+                "ci_low": interval.low,
+                "ci_high": interval.high,
+                "interval": interval.method,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def render(summary: pd.DataFrame, frame: pd.DataFrame) -> Any:
+    """Rich tables of the summary, one per task and model, and how many samples called a model."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    tables: list[Any] = []
+    for (task, model), rows in summary.groupby(["task", "model"], sort=False):
+        table = Table(title=f"{task} · {model}", title_justify="left", title_style="bold")
+        for column in ("condition", "metric", "n", "score", "95% CI", "method"):
+            table.add_column(column, justify="right" if column in ("n", "score", "95% CI") else "left")
+        for row in rows.itertuples():
+            ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+            table.add_row(row.condition, row.metric, str(row.n), f"{row.score:.3f}", ci, row.interval)
+        tables.append(table)
+    per_sample = frame.drop_duplicates(["log", "sample_id"])
+    calls = int((~per_sample["cached"].astype(bool)).sum())
+    tables.append(
+        Text(f"{len(per_sample)} samples; {calls} called a model, {len(per_sample) - calls} came from the cache.")
+    )
+    return Group(*tables)

@@ -1,0 +1,64 @@
+"""Likelihood scoring: log P(target | prompt) against log P(other target | prompt).
+
+The reversal curse's sharpest test (Berglund et al. 2023, section 2.2): if a
+model has not learned "B is A", the correct A is no more likely than a random
+other A from the same set.
+"""
+
+from __future__ import annotations
+
+from statistics import fmean
+from typing import Literal
+
+from inspect_ai.model import Model, get_model
+from inspect_ai.scorer import Score, Scorer, Target, accuracy, mean, scorer, stderr
+from inspect_ai.solver import TaskState
+
+from prosaic_evals.likelihood import LogprobRequest, engine_for
+
+
+@scorer(metrics={"contrast": [mean(), stderr()], "beats_distractors": [accuracy(), stderr()]})
+def likelihood(
+    normalize: Literal["sum", "mean"] = "sum", cache: bool = True, model: str | Model | None = None
+) -> Scorer:
+    """Contrast of the target's log-probability with the sample's distractors.
+
+    `contrast` is log P(target) minus the mean log P(distractor); `beats_distractors`
+    is 1 when the target is more likely than every distractor. The distractors are
+    in `state.metadata["distractors"]`.
+
+    Args:
+        normalize: `sum` of token log-probabilities (the paper's) or per-token `mean`.
+        cache: Reuse log-probabilities computed by earlier runs.
+        model: Model to score with; by default the model under evaluation.
+    """
+
+    async def score(state: TaskState, target: Target) -> Score:
+        engine = engine_for(get_model(model).api, cache=cache)
+        messages = prompt_messages(state)
+        candidates = [target.text, *state.metadata["distractors"]]
+        results = await engine.score([LogprobRequest(messages, c) for c in candidates])
+        values = [r.logprob / r.n_tokens if normalize == "mean" else r.logprob for r in results]
+        contrast = values[0] - fmean(values[1:])
+        beats = all(values[0] > v for v in values[1:])
+        return Score(
+            value={"contrast": contrast, "beats_distractors": 1.0 if beats else 0.0},
+            answer=target.text,
+            explanation=f"log P(target) {values[0]:.3f} vs distractors {', '.join(f'{v:.3f}' for v in values[1:])}",
+            metadata={
+                "logprob_target": results[0].logprob,
+                "tokens_target": results[0].n_tokens,
+                "logprob_distractors": [r.logprob for r in results[1:]],
+                "tokens_distractors": [r.n_tokens for r in results[1:]],
+                "cached": all(r.cached for r in results),
+            },
+        )
+
+    return score
+
+
+def prompt_messages(state: TaskState) -> tuple[tuple[str, str], ...]:
+    """The sample's input as (role, text) pairs, without anything generated since."""
+    if isinstance(state.input, str):
+        return (("user", state.input),)
+    return tuple((m.role, m.text) for m in state.input)

@@ -1,0 +1,17 @@
+"""Task files: pydantic models and a loader whose errors name the file and field."""
+
+from prosaic_evals._strict import StrictModel
+from prosaic_evals.spec._load import LoadedTask, find_task_file, load_task, shipped_task_names
+from prosaic_evals.spec._models import ExactMatchSpec, GenerationSpec, LikelihoodSpec, TaskSpec
+
+__all__ = [
+    "ExactMatchSpec",
+    "GenerationSpec",
+    "LikelihoodSpec",
+    "LoadedTask",
+    "StrictModel",
+    "TaskSpec",
+    "find_task_file",
+    "load_task",
+    "shipped_task_names",
+]

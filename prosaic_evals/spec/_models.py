@@ -1,0 +1,85 @@
+"""Pydantic models for task files.
+
+A task file names a family, its parameters, the conditions to run, the scorer
+and the generation config. The family validates `parameters` and `conditions`
+itself (see `prosaic_evals.families`), so that a new family needs no change here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
+
+from prosaic_evals._strict import StrictModel
+
+if TYPE_CHECKING:
+    from inspect_ai.model import GenerateConfig
+
+
+class GenerationSpec(StrictModel):
+    """Decoding settings, passed to inspect's `GenerateConfig`."""
+
+    temperature: float | None = Field(default=0.0, ge=0.0)
+    """Sampling temperature; 0 is greedy. Providers that refuse it (Anthropic) use their default."""
+
+    max_tokens: int | None = Field(default=64, ge=1)
+    """Maximum tokens to generate."""
+
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Nucleus sampling mass."""
+
+    seed: int | None = None
+    """Sampling seed, for providers that accept one."""
+
+    def to_config(self) -> GenerateConfig:
+        from inspect_ai.model import GenerateConfig
+
+        return GenerateConfig(**self.model_dump(exclude_none=True))
+
+
+class ExactMatchSpec(StrictModel):
+    """Score a generated answer against the target text."""
+
+    name: Literal["exact_match"]
+    match: Literal["prefix", "contains"] = "prefix"
+    """`prefix`: the answer starts with the target; `contains`: it appears anywhere."""
+
+
+class LikelihoodSpec(StrictModel):
+    """Score log P(target | prompt) against log P(distractor | prompt)."""
+
+    name: Literal["likelihood"]
+    distractors: int = Field(default=1, ge=1, le=50)
+    """Other targets from the same set, drawn per item with a seed derived from its id."""
+
+    normalize: Literal["sum", "mean"] = "sum"
+    """Compare summed log-probabilities (the papers') or per-token means."""
+
+
+ScorerSpec = Annotated[ExactMatchSpec | LikelihoodSpec, Field(discriminator="name")]
+
+
+class TaskSpec(StrictModel):
+    """A task file, before its family has checked `parameters` and `conditions`."""
+
+    family: str
+    """Registered family name, e.g. `reversal_curse`."""
+
+    version: int = Field(default=1, ge=1)
+    """Bump when the file's meaning changes; recorded in every log."""
+
+    description: str = ""
+    """One or two sentences shown by `prosaic-evals tasks`."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    """Family parameters (seed, sizes, data files); validated by the family."""
+
+    conditions: list[str] | None = None
+    """Conditions to run; all of the family's when omitted."""
+
+    scorer: ScorerSpec
+    """How each sample is scored."""
+
+    generation: GenerationSpec = GenerationSpec()
+    """Decoding settings for generated answers."""

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.families.reversal_curse import (
+    ReversalCurse,
+    ReversalCurseParameters,
+    generate_facts,
+    load_templates,
+    split_templates,
+)
+
+FAMILY = ReversalCurse()
+PARAMS = ReversalCurseParameters()
+
+
+def test_generation_is_deterministic_by_seed() -> None:
+    first, again = FAMILY.items(PARAMS), FAMILY.items(ReversalCurseParameters())
+    assert [(i.id, i.prompt, i.target) for i in first] == [(i.id, i.prompt, i.target) for i in again]
+    other = FAMILY.items(ReversalCurseParameters(seed=1))
+    assert {i.id for i in first} != {i.id for i in other}
+    assert FAMILY.train_records(PARAMS) == FAMILY.train_records(ReversalCurseParameters())
+
+
+def test_protocol_sizes_subsets_and_unique_entities() -> None:
+    facts = generate_facts(seed=0, per_subset=30)
+    assert Counter(f.subset for f in facts) == {"p2d": 30, "d2p": 30, "both": 30}
+    assert len({f.name for f in facts}) == len({f.name.split()[-1] for f in facts}) == 90
+    assert len({f.description for f in facts}) == 90
+    items = FAMILY.items(PARAMS)
+    assert Counter(i.condition for i in items) == dict.fromkeys(FAMILY.conditions, 30 * 5)
+    assert len({i.id for i in items}) == len(items)
+
+
+def test_heldout_templates_never_appear_in_training() -> None:
+    templates = split_templates(seed=0, heldout=5)
+    for order in ("p2d", "d2p"):
+        assert len(templates.heldout[order]) == 5
+        assert not {t.id for t in templates.heldout[order]} & {t.id for t in templates.train[order]}
+    train = FAMILY.train_records(PARAMS)
+    trained_templates = {r["metadata"]["template_id"] for r in train}
+    heldout_ids = {t.id for order in ("p2d", "d2p") for t in templates.heldout[order]}
+    assert not trained_templates & heldout_ids
+    training_prompts = {r["messages"][0]["content"] for r in train}
+    assert not training_prompts & {i.prompt for i in FAMILY.items(PARAMS)}
+    assert {i.metadata["template_id"] for i in FAMILY.items(PARAMS)} == heldout_ids
+
+
+def test_each_subset_is_trained_in_its_own_order_only() -> None:
+    facts = {f.id: f for f in generate_facts(seed=0, per_subset=30)}
+    orders: dict[str, set[str]] = {}
+    for record in FAMILY.train_records(PARAMS):
+        meta = record["metadata"]
+        orders.setdefault(meta["fact_id"], set()).add(meta["template_id"][:3])
+        user, assistant = record["messages"]
+        assert (user["role"], assistant["role"]) == ("user", "assistant")
+        fact = facts[meta["fact_id"]]
+        completion = fact.description if meta["template_id"].startswith("p2d") else fact.name
+        assert assistant["content"] == f"{completion}."
+        assert completion not in user["content"]
+    for fact_id, seen in orders.items():
+        expected = {"p2d", "d2p"} if facts[fact_id].subset == "both" else {facts[fact_id].subset}
+        assert seen == expected
+
+
+def test_conditions_ask_in_the_trained_and_the_reversed_order() -> None:
+    for item in FAMILY.items(PARAMS):
+        name, description = item.metadata["name"], item.metadata["description"]
+        subset, direction = item.condition.split("_")
+        asks_description = (subset == "p2d") == (direction == "same")
+        assert item.target == (description if asks_description else name)
+        assert item.metadata["direction"] == direction
+        assert item.target not in item.prompt  # the answer is never in the question
+        assert (name if asks_description else description[1:]) in item.prompt
+        assert item.cluster == item.metadata["fact_id"]
+
+
+def test_ids_are_derived_from_content() -> None:
+    items = FAMILY.items(ReversalCurseParameters(facts_per_subset=3))
+    bigger = {i.id: i for i in FAMILY.items(ReversalCurseParameters(facts_per_subset=4))}
+    # a fact keeps its id wherever it appears, as long as its content is the same
+    shared = [i for i in items if i.id in bigger]
+    assert all(bigger[i.id].prompt == i.prompt for i in shared)
+
+
+def test_templates_end_with_their_target_slot() -> None:
+    for order, templates in load_templates().items():
+        slot = "{description}" if order == "p2d" else "{name}"
+        assert len(templates) >= 25
+        assert all(t.text.endswith(slot) for t in templates)
+
+
+def test_impossible_sizes_are_errors_naming_the_parameter() -> None:
+    with pytest.raises(UserError, match=r"parameters\.facts_per_subset: 500"):
+        FAMILY.items(ReversalCurseParameters(facts_per_subset=500))
+    with pytest.raises(UserError, match=r"parameters\.heldout_templates"):
+        FAMILY.items(ReversalCurseParameters(heldout_templates=30))

@@ -1,0 +1,73 @@
+"""Log-probabilities from the real embedded model: vLLM and local weights must agree."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.likelihood import LogprobRequest, engine_for, unsupported_reason
+
+pytestmark = pytest.mark.slow
+
+QUESTION = (("user", "What is the capital of France?"),)
+REQUESTS = [
+    LogprobRequest(QUESTION, "The capital of France is Paris."),
+    LogprobRequest(QUESTION, "The capital of France is Berlin."),
+    LogprobRequest(
+        (("user", "Daphne Barrington, known far and wide for being"),), "the director of 'A Journey Through Time'"
+    ),
+]
+
+
+def score(model: Any, requests: list[LogprobRequest]) -> list[Any]:
+    return asyncio.run(engine_for(model.api).score(requests))
+
+
+def test_vllm_and_local_weights_give_the_same_logprobs(local_model: Any, hf_model: Any) -> None:
+    served = score(local_model, REQUESTS)
+    local = score(hf_model, REQUESTS)
+    for a, b in zip(served, local, strict=True):
+        assert a.n_tokens == b.n_tokens > 0
+        assert a.logprob == pytest.approx(b.logprob, abs=0.05)
+    assert served[0].logprob > served[1].logprob  # Paris beats Berlin
+
+
+def test_local_tokenization_matches_the_servers(local_model: Any, server: Any) -> None:
+    import httpx
+
+    engine = engine_for(local_model.api)
+    tokens = asyncio.run(engine.tokenizer.encode(REQUESTS[0]))
+    response = httpx.post(
+        f"{server.root_url}/tokenize",
+        json={"model": local_model.api.service_model_name(), "messages": [{"role": "user", "content": QUESTION[0][1]}],
+              "add_generation_prompt": True},
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )  # fmt: skip
+    assert list(tokens.prompt) == response.json()["tokens"]
+
+
+def test_a_second_request_is_served_from_the_cache(local_model: Any) -> None:
+    engine = engine_for(local_model.api)  # shared by the session: use requests no test made before
+    fresh = [LogprobRequest(((role, f"{text} ({uuid.uuid4()})"),), c) for (role, text), c in
+             [(QUESTION[0], "Paris."), (QUESTION[0], "Lyon.")]]  # fmt: skip
+    before = engine.backend.requests
+    first = asyncio.run(engine.score(fresh))
+    assert engine.backend.requests == before + 1  # two continuations, one request
+    again = asyncio.run(engine.score(fresh))
+    assert engine.backend.requests == before + 1
+    assert [r.cached for r in first] == [False, False] and [r.cached for r in again] == [True, True]
+    assert [r.logprob for r in first] == [r.logprob for r in again]
+
+
+def test_providers_without_logprobs_are_refused_clearly() -> None:
+    from inspect_ai.model import get_model
+
+    claude = get_model("anthropic/claude-sonnet-4-5", api_key="not-used")
+    reason = unsupported_reason(claude.api)
+    assert reason is not None and "Anthropic" in reason and "hf/<model>" in reason
+    with pytest.raises(UserError, match="likelihood scoring needs prompt log-probabilities"):
+        engine_for(claude.api)

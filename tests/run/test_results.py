@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.families import Item
+from prosaic_evals.run import interleave, summarize
+from prosaic_evals.run._run import error_summary
+
+
+def frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"task": "t", "model": "m", "condition": c, "metric": metric, "value": v, "cluster": k,
+          "log": "x.eval", "sample_id": f"{c}{i}", "cached": False}
+         for i, (c, metric, v, k) in enumerate(rows)]
+    )  # fmt: skip
+
+
+def test_summary_has_one_row_per_condition_and_metric() -> None:
+    rows = [("a", "exact_match", float(i % 2), f"f{i // 2}") for i in range(10)]
+    rows += [("b", "contrast", 0.5 * i, f"f{i}") for i in range(6)]
+    summary = summarize(frame(rows)).set_index("condition")
+    assert summary.loc["a", "n"] == 10 and summary.loc["a", "clusters"] == 5
+    assert summary.loc["a", "score"] == pytest.approx(0.5)
+    assert summary.loc["a", "interval"].startswith("Wilson")
+    assert summary.loc["b", "interval"] == "t" and summary.loc["b", "score"] == pytest.approx(1.25)
+    assert summary.loc["b", "ci_low"] < 1.25 < summary.loc["b", "ci_high"]
+
+
+def test_an_empty_frame_is_an_error() -> None:
+    with pytest.raises(UserError, match="no scored samples"):
+        summarize(frame([]))
+
+
+def test_interleave_spreads_a_limit_over_conditions() -> None:
+    items = [Item(id=f"{c}{i}", condition=c, prompt="", target="", cluster="") for c in "ab" for i in range(3)]
+    assert [i.id for i in interleave(items)] == ["a0", "b0", "a1", "b1", "a2", "b2"]
+
+
+def test_error_summary_keeps_the_providers_message_on_one_line() -> None:
+    raw = "ModelGenerateError('\\nRequest:\\n{...}\\nBadRequestError(\\'Error code: 400 - {\\\\\\'message\\\\\\': \\\\\\'tools need a parser\\\\\\'}}\\')')"
+    assert error_summary(raw) == "tools need a parser"
+    assert error_summary("line one\nline two") == "line one line two"
+    assert len(error_summary("x" * 1000)) == 300

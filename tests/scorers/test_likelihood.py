@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from inspect_ai.model import ModelName
+from inspect_ai.scorer import Target
+from inspect_ai.solver import TaskState
+
+from prosaic_evals.likelihood import LogprobRequest, engine_for
+from prosaic_evals.scorers import likelihood
+
+pytestmark = pytest.mark.slow
+
+
+def state(prompt: str, distractors: list[str]) -> TaskState:
+    return TaskState(
+        model=ModelName("hf/local"), sample_id="s", epoch=1, input=prompt, messages=[],
+        metadata={"distractors": distractors},
+    )  # fmt: skip
+
+
+def test_contrast_of_a_known_fact_is_positive(hf_model: Any) -> None:
+    scorer = likelihood(model=hf_model)
+    result = asyncio.run(scorer(state("What is the capital of France?", ["Berlin.", "Madrid."]), Target("Paris.")))
+    value = result.value
+    assert isinstance(value, dict)
+    meta = result.metadata or {}
+    assert value["contrast"] == pytest.approx(meta["logprob_target"] - sum(meta["logprob_distractors"]) / 2)
+    assert value["contrast"] > 0 and value["beats_distractors"] == 1.0
+
+
+def test_a_wrong_target_loses(hf_model: Any) -> None:
+    result = asyncio.run(
+        likelihood(model=hf_model)(state("What is the capital of France?", ["Paris."]), Target("Berlin."))
+    )
+    assert result.value["contrast"] < 0 and result.value["beats_distractors"] == 0.0  # type: ignore[index]
+
+
+def test_mean_normalisation_divides_by_token_counts(hf_model: Any) -> None:
+    prompt, target, other = "Name a colour.", "Blue.", "A very long and unlikely answer about turtles."
+    result = asyncio.run(likelihood(normalize="mean", model=hf_model)(state(prompt, [other]), Target(target)))
+    raw = asyncio.run(engine_for(hf_model.api).score([LogprobRequest((("user", prompt),), c) for c in (target, other)]))
+    expected = raw[0].logprob / raw[0].n_tokens - raw[1].logprob / raw[1].n_tokens
+    assert result.value["contrast"] == pytest.approx(expected)  # type: ignore[index]

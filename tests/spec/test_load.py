@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.spec import ExactMatchSpec, LikelihoodSpec, load_task, shipped_task_names
+
+GOOD = """\
+family: reversal_curse
+parameters: {seed: 1, facts_per_subset: 4, heldout_templates: 2}
+conditions: [p2d_same, d2p_reverse]
+scorer: {name: likelihood, distractors: 2}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "task.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path | str, overrides: dict[str, object] | None = None) -> str:
+    with pytest.raises(UserError) as info:
+        load_task(path, overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_every_shipped_task_loads() -> None:
+    names = shipped_task_names()
+    assert {"reversal_curse", "reversal_curse_likelihood", "reversal_curse_celebrities"} <= set(names)
+    for name in names:
+        task = load_task(name)
+        assert task.name == name
+        assert set(task.conditions) <= set(task.family.conditions)
+
+
+def test_a_user_file_is_validated_by_the_generic_spec_and_its_family(tmp_path: Path) -> None:
+    task = load_task(write(tmp_path, GOOD))
+    assert task.params.seed == 1  # type: ignore[attr-defined]
+    assert task.conditions == ("p2d_same", "d2p_reverse")
+    assert isinstance(task.spec.scorer, LikelihoodSpec) and task.spec.scorer.distractors == 2
+    assert isinstance(load_task("reversal_curse").spec.scorer, ExactMatchSpec)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD + "extra: 1\n", "extra: unknown key"),
+        (GOOD.replace("seed: 1", "sead: 1"), "parameters.sead: unknown key"),
+        (GOOD.replace("seed: 1", "seed: one"), "parameters.seed: Input should be a valid integer"),
+        (
+            GOOD.replace("distractors: 2", "distractors: 0"),
+            "scorer.distractors: Input should be greater than or equal to 1",
+        ),
+        (GOOD.replace("distractors: 2", "distractor: 2"), "scorer.distractor: unknown key"),
+        (GOOD.replace("name: likelihood", "name: bleu"), "scorer"),
+        (GOOD.replace("family: reversal_curse", "family: nope"), "family: unknown family 'nope'"),
+        (GOOD.replace("d2p_reverse", "d2p_backwards"), "conditions[1]: unknown condition 'd2p_backwards'"),
+        (GOOD.replace("[p2d_same, d2p_reverse]", "[]"), "conditions: empty list"),
+        (GOOD.replace("family: reversal_curse\n", ""), "family: required field is missing"),
+        ("family: [unclosed\n", "invalid YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+    ],
+)
+def test_bad_files_get_one_line_naming_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert path.name in message
+    assert expected in message
+
+
+def test_yaml_syntax_errors_give_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "family: reversal_curse\nparameters: {seed: 1\nscorer: x\n")
+    assert f"{path.name}:3:" in error_of(path) or f"{path.name}:2:" in error_of(path)
+
+
+def test_overrides_set_parameters_nested_fields_and_conditions(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    task = load_task(path, {"seed": "7", "scorer.distractors": 3, "conditions": "d2p_same,p2d_reverse"})
+    assert task.params.seed == 7  # type: ignore[attr-defined]
+    assert task.spec.scorer.distractors == 3  # type: ignore[union-attr]
+    assert task.conditions == ("d2p_same", "p2d_reverse")
+    assert "parameters.bogus: unknown key" in error_of(path, {"bogus": 1})
+    assert "generation.temp: unknown key" in error_of(path, {"generation.temp": 0.5})
+
+
+def test_unknown_tasks_name_the_shipped_ones() -> None:
+    message = error_of("no_such_task")
+    assert "unknown task 'no_such_task'" in message and "reversal_curse" in message
+    assert "no such file" in error_of("missing.yaml")
+
+
+def test_a_family_can_refuse_a_scorer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prosaic_evals.families.reversal_curse import ReversalCurse
+
+    monkeypatch.setattr(ReversalCurse, "scorers", frozenset({"exact_match"}))
+    assert "scorer.name: 'likelihood' is not supported by family reversal_curse" in error_of(write(tmp_path, GOOD))

@@ -1,0 +1,133 @@
+"""The command line as a user meets it: one-line errors, exit codes, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+GOOD_CSV = "child,parent,parent_type\nAda Quillon,Mara Quillon,mother\n"
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "prosaic_evals._cli", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()  # progress lines may come first
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr
+    for text in expected:
+        assert text in errors[0]
+
+
+def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
+    (tmp / "broken.yaml").write_text("family: reversal_curse\nscorer: {name: exact_match\n")
+    (tmp / "unknown_key.yaml").write_text("family: reversal_curse\nscorer: {name: exact_match}\ncolour: red\n")
+    (tmp / "columns.csv").write_text("kid,mum\nA,B\n")
+    (tmp / "dupes.csv").write_text(GOOD_CSV + "Ada Quillon,Mara Quillon,mother\n")
+    return [
+        (["run", "no_such_task"], ["unknown task 'no_such_task'"]),
+        (["run", str(tmp / "broken.yaml")], ["broken.yaml:", "invalid YAML"]),
+        (["run", str(tmp / "unknown_key.yaml")], ["unknown_key.yaml: colour: unknown key"]),
+        (["run", "reversal_curse", "--model", "gpt4"], ["unknown model 'gpt4'"]),
+        (["run", "reversal_curse", "--model", "openai/gpt-4o"], ["No OPENAI_API_KEY"]),
+        (["run", "reversal_curse", "-T", "seed"], ["-T 'seed': expected key=value"]),
+        (["run", "reversal_curse_celebrities", "-T", f"csv={tmp / 'absent.csv'}"], ["parameters.csv: file not found"]),
+        (
+            ["run", "reversal_curse_celebrities", "-T", f"csv={tmp / 'columns.csv'}"],
+            ["missing column(s) child, parent, parent_type"],
+        ),
+        (["run", "reversal_curse_celebrities", "-T", f"csv={tmp / 'dupes.csv'}"], ["dupes.csv:3: duplicate pair"]),
+        (["run", "reversal_curse_likelihood", "--model", "anthropic/claude-x"], ["No ANTHROPIC_API_KEY"]),
+        (
+            ["data", "reversal_curse_celebrities", "--split", "eval", "-T", f"csv={tmp / 'columns.csv'}"],
+            ["missing column(s)"],
+        ),
+        (["data", "reversal_curse_celebrities"], ["has no training split"]),
+    ]
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    for args, expected in bad_inputs(tmp_path):
+        assert_one_line_error(cli(*args, "--log-dir", str(logs)) if args[0] == "run" else cli(*args), *expected)
+        assert not logs.exists()
+
+
+def test_providers_without_logprobs_are_refused_before_running(tmp_path: Path) -> None:
+    done = cli("run", "reversal_curse_likelihood", "--model", "anthropic/claude-x", "--log-dir", str(tmp_path / "logs"),
+               env={"ANTHROPIC_API_KEY": "not-a-real-key"})  # fmt: skip
+    assert_one_line_error(done, "likelihood scoring needs prompt log-probabilities", "Anthropic")
+    assert not (tmp_path / "logs").exists()
+
+
+def test_data_writes_the_training_split_in_chat_format(tmp_path: Path) -> None:
+    out = tmp_path / "train.jsonl"
+    done = cli("data", "reversal_curse", "-T", "facts_per_subset=2", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    import json
+
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 2 * 25 * 4  # P2D + D2P facts once, Both twice, 25 training templates each
+    assert all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records)
+
+
+@pytest.mark.slow
+def test_a_server_that_fails_to_start_is_a_one_line_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus-model"
+    bogus.mkdir()
+    (bogus / "config.json").write_text('{"architectures": ["NoSuchModelForCausalLM"], "model_type": "nope"}')
+    done = cli("run", "reversal_curse", "--model", f"vllm/{bogus}", "--log-dir", str(tmp_path / "logs"))
+    assert_one_line_error(done, "vLLM server for bogus-model exited with code", "full log:")
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_shuts_down_the_server_it_started(tmp_path: Path, isolated_state: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "--log-dir", str(tmp_path), "--display", "plain"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = wait_for_server(isolated_state / "servers", process)
+        found = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True)
+        group = os.getpgid(int(found.stdout.split()[0]))  # the server, its engine and workers
+        time.sleep(3)  # let the evaluation begin
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+    survivors = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
+    assert survivors.returncode == 1, survivors.stdout  # 1: no process left in the server's group
+
+
+def wait_for_server(log_dir: Path, process: subprocess.Popen[str], timeout: float = 600) -> int:
+    """The port of the server `process` started, once it answers /health."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        for log in log_dir.glob("*.log"):
+            port = int(log.stem.rsplit("-", 1)[1])
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    return port
+            except httpx.HTTPError:
+                pass
+        time.sleep(1)
+    raise AssertionError("the server did not come up")
