@@ -36,14 +36,15 @@ def likelihood(
     async def score(state: TaskState, target: Target) -> Score:
         engine = engine_for(get_model(model).api, cache=cache)
         messages = prompt_messages(state)
-        candidates = [target.text, *state.metadata["distractors"]]
+        primary = target.target[0]  # other accepted answers are not scored (Target.text would join them)
+        candidates = [primary, *state.metadata["distractors"]]
         results = await engine.score([LogprobRequest(messages, c) for c in candidates])
         values = [r.logprob / r.n_tokens if normalize == "mean" else r.logprob for r in results]
         contrast = values[0] - fmean(values[1:])
         beats = all(values[0] > v for v in values[1:])
         return Score(
             value={"contrast": contrast, "beats_distractors": 1.0 if beats else 0.0},
-            answer=target.text,
+            answer=primary,
             explanation=f"log P(target) {values[0]:.3f} vs distractors {', '.join(f'{v:.3f}' for v in values[1:])}",
             metadata={
                 "logprob_target": results[0].logprob,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ def test_the_suite_prints_every_condition_with_intervals_and_a_rerun_calls_no_mo
         assert log.status == "success" and len(log.samples or []) == 8
         assert {s.metadata["condition"] for s in log.samples or []} == set(CONDITIONS)  # --limit spans conditions
         assert log.eval.metadata and log.eval.metadata["family"] == "reversal_curse"
+
+    for path in logs_in(first):  # no secret in any file of the log
+        with zipfile.ZipFile(path) as archive:
+            assert not any(server.api_key.encode() in archive.read(name) for name in archive.namelist())
 
     starts = server.starts
     out = run_cli(capsys, *TASKS, "--limit", "8", "--log-dir", str(second))

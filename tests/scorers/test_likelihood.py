@@ -31,6 +31,13 @@ def test_contrast_of_a_known_fact_is_positive(hf_model: Any) -> None:
     assert value["contrast"] > 0 and value["beats_distractors"] == 1.0
 
 
+def test_the_first_of_several_accepted_targets_is_scored(hf_model: Any) -> None:
+    prompt = "What is the capital of France?"
+    several = asyncio.run(likelihood(model=hf_model)(state(prompt, ["Berlin."]), Target(["Paris.", "Lyon."])))
+    single = asyncio.run(likelihood(model=hf_model)(state(prompt, ["Berlin."]), Target("Paris.")))
+    assert several.answer == "Paris." and several.value == single.value
+
+
 def test_a_wrong_target_loses(hf_model: Any) -> None:
     result = asyncio.run(
         likelihood(model=hf_model)(state("What is the capital of France?", ["Paris."]), Target("Berlin."))
