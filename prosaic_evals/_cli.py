@@ -12,7 +12,7 @@ import click
 import yaml
 
 from prosaic_evals import __version__
-from prosaic_evals._errors import UserError
+from prosaic_evals._errors import Interrupted, UserError
 
 
 def _pairs(option: str, values: Sequence[str]) -> dict[str, Any]:
@@ -170,10 +170,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as e:
         click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except Interrupted as e:
+        click.echo(str(e), err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(130)
 

@@ -7,3 +7,7 @@ class UserError(Exception):
     The message must name what is wrong (a file, field, value or variable) and,
     where there is one, the fix.
     """
+
+
+class Interrupted(Exception):
+    """The user stopped the run (Ctrl-C); partial logs may exist. Exit code 130."""

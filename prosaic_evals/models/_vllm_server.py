@@ -271,26 +271,49 @@ class VLLMServer:
             raise UserError(f"vLLM refused adapter {name} from {path}: {response.text.strip()[:300]}")
 
     def stop(self) -> None:
+        """Stop the server and every process it spawned (engine core, workers)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        _kill_group(process, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            _kill_group(process, signal.SIGKILL)
-            process.wait(timeout=10)
+        _signal_group(process.pid, signal.SIGTERM)
+        if not _wait_for_group(process, timeout=20):
+            _signal_group(process.pid, signal.SIGKILL)
+            _wait_for_group(process, timeout=10)
 
     def kill(self) -> None:
         """Kill the server abruptly (for tests of recovery)."""
         if self._process is not None:
-            _kill_group(self._process, signal.SIGKILL)
-            self._process.wait(timeout=10)
+            _signal_group(self._process.pid, signal.SIGKILL)
+            _wait_for_group(self._process, timeout=10)
 
 
-def _kill_group(process: subprocess.Popen[bytes], sig: int) -> None:
+# The server runs in its own session, so its process group id is its pid; the
+# engine core and workers it spawns share the group and must go with it.
+def _signal_group(group: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
+        os.killpg(group, sig)
+
+
+def _wait_for_group(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait until no live process is left in the server's group; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()  # reap our own child
+        if not _group_members(process.pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _group_members(group: int) -> list[int]:
+    """Live (not zombie) processes in a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
 
 
 # "(APIServer pid=12) ERROR 11-21 09:38:46 [file.py:126] " before each vLLM log line

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from prosaic_evals._errors import UserError
+from prosaic_evals._errors import Interrupted, UserError
 from prosaic_evals.models import resolve_model
 from prosaic_evals.run._build import build_task
 from prosaic_evals.run._results import sample_frame, summarize
@@ -58,6 +58,9 @@ def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
         max_samples=MAX_SAMPLES,
         display=options.display,  # type: ignore[arg-type]
     )
+    interrupted = len(logs) < len(tasks) * len(models) or any(log.status == "cancelled" for log in logs)
+    if interrupted:
+        raise Interrupted(f"interrupted; logs of what completed are in {options.log_dir} (status cancelled)")
     failed = [log for log in logs if log.status != "success"]
     if failed:
         log = failed[0]

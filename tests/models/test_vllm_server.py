@@ -46,13 +46,14 @@ def test_a_dead_server_is_restarted_and_inflight_requests_are_retried(local_mode
     from inspect_ai.model import GenerateConfig
 
     starts, port = server.starts, server.port
-    config = GenerateConfig(max_tokens=48, temperature=0.0)
+    config = GenerateConfig(max_tokens=256, temperature=0.0)
 
     async def ask_while_killing() -> list[str]:
         asks = [
-            asyncio.create_task(local_model.generate(f"Count from 1 to 40, #{i}.", config=config)) for i in range(8)
+            asyncio.create_task(local_model.generate(f"Count from 1 to 200, #{i}.", config=config)) for i in range(8)
         ]
         await asyncio.sleep(1.0)
+        assert not any(ask.done() for ask in asks)  # the kill below must catch them in flight
         server.kill()  # mid-flight: every request above loses its connection
         return [(await ask).completion for ask in asks]
 

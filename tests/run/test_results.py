@@ -12,7 +12,7 @@ from prosaic_evals.run._run import error_summary
 def frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
     return pd.DataFrame(
         [{"task": "t", "model": "m", "condition": c, "metric": metric, "value": v, "cluster": k,
-          "log": "x.eval", "sample_id": f"{c}{i}", "cached": False}
+          "log": "x.eval", "sample_id": f"{c}{i}", "cached": False, "condition_rank": {"b": 0, "a": 1}.get(c, 2)}
          for i, (c, metric, v, k) in enumerate(rows)]
     )  # fmt: skip
 
@@ -20,7 +20,9 @@ def frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
 def test_summary_has_one_row_per_condition_and_metric() -> None:
     rows = [("a", "exact_match", float(i % 2), f"f{i // 2}") for i in range(10)]
     rows += [("b", "contrast", 0.5 * i, f"f{i}") for i in range(6)]
-    summary = summarize(frame(rows)).set_index("condition")
+    summary = summarize(frame(rows))
+    assert list(summary["condition"]) == ["b", "a"]  # the task file's order, not the logs'
+    summary = summary.set_index("condition")
     assert summary.loc["a", "n"] == 10 and summary.loc["a", "clusters"] == 5
     assert summary.loc["a", "score"] == pytest.approx(0.5)
     assert summary.loc["a", "interval"].startswith("Wilson")
