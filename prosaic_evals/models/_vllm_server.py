@@ -319,6 +319,8 @@ def _group_members(group: int) -> list[int]:
 # "(APIServer pid=12) ERROR 11-21 09:38:46 [file.py:126] " before each vLLM log line
 _VLLM_PREFIX = re.compile(r"^\s*(\(\w+ pid=\d+\)\s*)?((INFO|WARNING|ERROR|DEBUG) [\d-]+ [\d:]+ \[[^\]]*\]\s*)?")
 
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception)\b")
+
 
 def log_tail(path: Path, lines: int = 3, width: int = 400) -> str:
     """The last meaningful log lines, joined on one line (errors preferred)."""
@@ -326,9 +328,18 @@ def log_tail(path: Path, lines: int = 3, width: int = 400) -> str:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
         return "no log"
-    meaningful = [_VLLM_PREFIX.sub("", line).strip() for line in text if line.strip()]
-    errors = [line for line in meaningful if "Error" in line or "error:" in line]
-    tail = " | ".join((errors or meaningful)[-lines:])
+    meaningful, errors = [], []
+    for raw in text:
+        prefix = _VLLM_PREFIX.match(raw)
+        line = raw[prefix.end() if prefix else 0 :].strip()
+        if not line:
+            continue
+        meaningful.append(line)
+        level = prefix.group(3) if prefix else None
+        if level == "ERROR" or (level is None and _EXCEPTION.match(line)):
+            errors.append(line)
+    chosen = list(dict.fromkeys(reversed(errors or meaningful)))[:lines]  # distinct, latest first
+    tail = " | ".join(reversed(chosen))
     return (tail[: width - 3] + "...") if len(tail) > width else tail or "empty log"
 
 

@@ -113,3 +113,9 @@ def test_log_tail_prefers_error_lines(tmp_path: Path) -> None:
     assert log_tail(log) == "ValueError: bad config"
     log.write_text("a\n\nb\nc\nd\n")
     assert log_tail(log) == "b | c | d"
+    log.write_text("ValueError: x\nValueError: x\nKeyError: y\n")
+    assert log_tail(log) == "ValueError: x | KeyError: y"
+    log.write_text(
+        "(APIServer pid=1) WARNING 11-21 09:09:08 [x.py:2] failed with error OSError: ulimit\nRuntimeError: boom\n"
+    )
+    assert log_tail(log) == "RuntimeError: boom"
