@@ -95,7 +95,10 @@ def test_a_server_that_fails_to_start_is_a_one_line_error(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_ctrl_c_shuts_down_the_server_it_started(tmp_path: Path, isolated_state: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_shut_down_the_server_it_started(
+    tmp_path: Path, isolated_state: Path, signum: int, code: int
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "--log-dir", str(tmp_path), "--display", "plain"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -105,12 +108,12 @@ def test_ctrl_c_shuts_down_the_server_it_started(tmp_path: Path, isolated_state:
         found = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True)
         group = os.getpgid(int(found.stdout.split()[0]))  # the server, its engine and workers
         time.sleep(3)  # let the evaluation begin
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         process.wait(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, process.stderr.read() if process.stderr else ""
+    assert process.returncode == code, process.stderr.read() if process.stderr else ""
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
     table = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True).stdout
