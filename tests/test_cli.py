@@ -37,7 +37,21 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     (tmp / "unknown_key.yaml").write_text("family: reversal_curse\nscorer: {name: exact_match}\ncolour: red\n")
     (tmp / "columns.csv").write_text("kid,mum\nA,B\n")
     (tmp / "dupes.csv").write_text(GOOD_CSV + "Ada Quillon,Mara Quillon,mother\n")
+    (tmp / "ft.yaml").write_text("name: v1\ndata: {jsonl: chats.jsonl}\n")
+    (tmp / "chats.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    (tmp / "ft_bad.yaml").write_text("name: v1\nbackend: together\ndata: {task: reversal_curse}\n")
     return [
+        (["finetune", str(tmp / "absent.yaml")], ["fine-tune spec not found"]),
+        (["finetune", str(tmp / "ft.yaml")], ["chats.jsonl:1: no assistant message"]),
+        (["finetune", str(tmp / "ft_bad.yaml")], ["ft_bad.yaml: backend: Input should be 'local' or 'openai'"]),
+        (["models", "show", "nope"], ["unknown variant 'nope'"]),
+        (["models", "remove", "nope"], ["unknown variant 'nope'"]),
+        (["run", "reversal_curse", "--model", "variant/nope"], ["unknown variant 'nope'"]),
+        (["compare", "reversal_curse", "--model", "local"], ["comparing needs two or more --model"]),
+        (["compare"], ["nothing to compare"]),
+        (["compare", "reversal_curse", "--logs", str(tmp)], ["give TASKS to run or --logs to read, not both"]),
+        (["compare", "--logs", str(tmp)], ["no .eval logs in"]),
+        (["study", str(tmp / "absent.yaml")], ["study file not found"]),
         (["run", "no_such_task"], ["unknown task 'no_such_task'"]),
         (["run", str(tmp / "broken.yaml")], ["broken.yaml:", "invalid YAML"]),
         (["run", str(tmp / "unknown_key.yaml")], ["unknown_key.yaml: colour: unknown key"]),
@@ -59,11 +73,12 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     ]
 
 
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, isolated_state: Path) -> None:
     logs = tmp_path / "logs"
     for args, expected in bad_inputs(tmp_path):
         assert_one_line_error(cli(*args, "--log-dir", str(logs)) if args[0] == "run" else cli(*args), *expected)
         assert not logs.exists()
+        assert not (isolated_state / "variants" / "registry.json").exists()  # nothing registered
 
 
 def test_providers_without_logprobs_are_refused_before_running(tmp_path: Path) -> None:
@@ -71,6 +86,11 @@ def test_providers_without_logprobs_are_refused_before_running(tmp_path: Path) -
                env={"ANTHROPIC_API_KEY": "not-a-real-key"})  # fmt: skip
     assert_one_line_error(done, "likelihood scoring needs prompt log-probabilities", "Anthropic")
     assert not (tmp_path / "logs").exists()
+
+
+def test_models_lists_nothing_before_any_finetune() -> None:
+    done = cli("models")
+    assert done.returncode == 0 and "No variants yet" in done.stdout
 
 
 def test_data_writes_the_training_split_in_chat_format(tmp_path: Path) -> None:

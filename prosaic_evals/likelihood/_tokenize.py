@@ -2,8 +2,8 @@
 
 Chat models: the prompt is the chat template with the generation prompt, and
 the continuation is tokenized on its own, as the model would produce it after
-the assistant header. Models without a chat template see the raw prompt, and
-the continuation follows after a space.
+the assistant header. Models without a chat template get the plain one (see
+`prosaic_evals.models._chat`) and the continuation follows after a space.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ class LocalTokenizer:
     """A Hugging Face tokenizer loaded in this process."""
 
     def __init__(self, tokenizer: Any) -> None:
+        from prosaic_evals.models._chat import ensure_chat_template
+
         self.tokenizer = tokenizer
-        self.chat = bool(getattr(tokenizer, "chat_template", None))
+        self.separator = ensure_chat_template(tokenizer)
 
     @classmethod
     def from_pretrained(cls, path: str) -> LocalTokenizer:
@@ -35,15 +37,10 @@ class LocalTokenizer:
 
     def encode_sync(self, request: LogprobRequest) -> Tokenized:
         messages = [{"role": role, "content": content} for role, content in request.messages]
-        if self.chat:
-            prompt = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=True, return_dict=False
-            )
-            continuation = request.continuation
-        else:
-            prompt = self.tokenizer("\n".join(m["content"] for m in messages))["input_ids"]
-            continuation = " " + request.continuation
-        ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        prompt = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+        ids = self.tokenizer(self.separator + request.continuation, add_special_tokens=False)["input_ids"]
         return Tokenized(tuple(prompt), tuple(ids))
 
 

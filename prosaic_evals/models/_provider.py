@@ -1,6 +1,8 @@
 """inspect model provider `prosaic-vllm/<model>`: a vLLM server we start and manage.
 
-`<model>` is `local` (the embedded model), a model directory or a hub id. The
+`<model>` is `local` (the embedded model), a model directory, a hub id, or
+`variant/<name>` (a registered fine-tuned variant: a LoRA adapter is hot-loaded
+onto its base model's server, so K variants of one base share one server). The
 server starts when the model is created (before inspect's live display, so its
 progress and errors print cleanly), is shared by every task in the process,
 and is restarted if it dies; requests that failed with it are retried.
@@ -8,6 +10,7 @@ and is restarted if it dies; requests that failed with it are retried.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +19,13 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
 from openai import APIConnectionError, AsyncOpenAI
 
+from prosaic_evals._errors import UserError
 from prosaic_evals.models._embedded import EMBEDDED_NAME, ensure_embedded_model
 from prosaic_evals.models._identity import model_identity
 from prosaic_evals.models._vllm_server import POOL, LaunchSpec, VLLMServer
 
 PROVIDER = "prosaic-vllm"
+VARIANT_PREFIX = "variant/"
 MAX_CONNECTIONS = 32
 """vLLM batches concurrent requests; 32 keeps a CPU server busy without queueing."""
 
@@ -46,11 +51,18 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
         config: GenerateConfig = GenerateConfig(),  # noqa: B008 (inspect's ModelAPI signature)
         **model_args: Any,
     ) -> None:
-        target, served = local_target(model_name)
         options = {k: model_args.pop(k) for k in list(model_args) if k in LaunchSpec.__dataclass_fields__}
-        self.launch = LaunchSpec.for_model(target, served, **options)
+        adapter = None
+        if model_name.startswith(VARIANT_PREFIX):
+            variant = model_name.removeprefix(VARIANT_PREFIX)
+            self.launch, self.served, self.identity, adapter = _variant(variant, options)
+        else:
+            target, self.served = local_target(model_name)
+            self.launch = LaunchSpec.for_model(target, self.served, **options)
+            self.identity = model_identity(target)
         self.server: VLLMServer = POOL.get(self.launch)
-        self.identity = model_identity(target)
+        if adapter is not None:  # a LoRA variant: hot-load it onto its base model's server
+            self.server.load_adapter(self.served, adapter)
         super().__init__(
             model_name=model_name,
             base_url=self.server.base_url,
@@ -67,7 +79,7 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
         return AsyncOpenAI(api_key=self.server.api_key, base_url=self.server.base_url, http_client=self.http_client)
 
     def service_model_name(self) -> str:
-        return self.launch.served_name
+        return self.served
 
     def max_connections(self) -> int:
         return MAX_CONNECTIONS
@@ -80,6 +92,24 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
             # second failure goes to inspect's own retry policy).
             await recover(self.server)
             return await super().generate(input, tools, tool_choice, config)
+
+
+def _variant(name: str, options: dict[str, Any]) -> tuple[LaunchSpec, str, str, str | None]:
+    """(launch spec, served name, identity, adapter folder or None) of a registered local variant."""
+    from prosaic_evals.finetune import Registry
+
+    variant = Registry().get(name).usable()
+    if variant.backend != "local":
+        raise UserError(f"variant {name} is an OpenAI model: evaluate it as openai/{variant.remote_id}")
+    if variant.method == "full":
+        launch = LaunchSpec.for_model(str(variant.adapter_dir), name, **options)
+        return launch, name, model_identity(str(variant.adapter_dir)), None
+    target, served = local_target(variant.base)
+    launch = LaunchSpec.for_model(target, served, **options)
+    rank = json.loads((variant.adapter_dir / "adapter_config.json").read_text())["r"]
+    if launch.enable_lora is False or rank > launch.max_lora_rank:
+        raise UserError(f"variant {name} has LoRA rank {rank}: serve its base with -M max_lora_rank={rank}")
+    return launch, name, f"{model_identity(target)}+{variant.identity}", str(variant.adapter_dir)
 
 
 async def recover(server: VLLMServer) -> None:

@@ -1,6 +1,7 @@
 """Model strings -> inspect models.
 
 local                     the embedded model on a managed vLLM server (the default)
+variant/<name>, <name>    a registered fine-tuned variant (LoRA: hot-loaded on its base's server)
 vllm/<dir-or-hub-id>      a vLLM server we start and manage (prosaic-vllm provider)
 hf/local, hf/<dir-or-id>  local weights in this process (inspect's hf provider)
 openai/<model>            OpenAI (OPENAI_API_KEY)
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "local"
 SERVER_KEY_ENV = "VLLM_API_KEY"
 FORMS = (
-    "local, vllm/<model>, hf/<model>, openai/<model>, anthropic/<model>, "
+    "local, variant/<name>, vllm/<model>, hf/<model>, openai/<model>, anthropic/<model>, "
     "openai-api/<service>/<model> with --model-base-url, or a server URL"
 )
 
@@ -38,6 +39,12 @@ def inspect_model_name(ref: str) -> str:
 
     if ref == "local":
         return f"{PROVIDER}/local"
+    variant = _variant_name(ref)
+    if variant is not None:
+        from prosaic_evals.finetune import Registry
+
+        registered = Registry().get(variant).usable()
+        return f"openai/{registered.remote_id}" if registered.backend == "openai" else f"{PROVIDER}/variant/{variant}"
     if ref.startswith("vllm/"):
         return f"{PROVIDER}/{ref.removeprefix('vllm/')}"
     if ref == "hf/local":
@@ -47,6 +54,18 @@ def inspect_model_name(ref: str) -> str:
     if "/" not in ref:
         raise UserError(f"unknown model {ref!r}: use {FORMS}")
     return ref
+
+
+def _variant_name(ref: str) -> str | None:
+    """The variant a model string names: `variant/<name>`, or a bare registered name."""
+    if ref.startswith("variant/"):
+        return ref.removeprefix("variant/")
+    if "/" not in ref:
+        from prosaic_evals.finetune import Registry
+
+        if any(v.name == ref for v in Registry().variants()):
+            return ref
+    return None
 
 
 def resolve_model(ref: str | None, *, base_url: str | None = None, model_args: dict[str, Any] | None = None) -> Model:

@@ -31,15 +31,12 @@ import httpx
 
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import home
+from prosaic_evals.models._chat import PLAIN_CHAT_TEMPLATE
 
 HOST = "127.0.0.1"
 
-# A chat template for base models without one, so that the chat endpoint (and
-# inspect, which speaks chat) sends them the plain concatenated text.
 # vLLM's (packed) names of the attention and MLP projections of Llama-style models.
 CPU_LORA_TARGETS = ("qkv_proj", "o_proj", "gate_up_proj", "down_proj")
-
-PLAIN_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
 class ServerStartError(UserError):
@@ -363,6 +360,13 @@ class ServerPool:
                     raise
                 self._servers[spec] = server
             return server
+
+    def stop(self, spec: LaunchSpec) -> None:
+        """Stop and forget the server for `spec`, if any."""
+        with self._lock:
+            server = self._servers.pop(spec, None)
+        if server is not None:
+            server.stop()
 
     def servers(self) -> list[VLLMServer]:
         return list(self._servers.values())

@@ -35,6 +35,9 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunResult:
+    models: list[str]
+    """inspect names of the models, in the order given."""
+
     logs: list[str]
     frame: pd.DataFrame
     summary: pd.DataFrame
@@ -70,7 +73,7 @@ def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
         )
     paths = [str(log.location) for log in logs]
     frame = sample_frame(paths)
-    return RunResult(paths, frame, summarize(frame))
+    return RunResult([str(m) for m in models], paths, frame, summarize(frame))
 
 
 def _check_likelihood_support(tasks: list[LoadedTask], models: list[Any]) -> None:

@@ -8,5 +8,17 @@ from prosaic_evals.stats._intervals import (
     score_interval,
     wilson,
 )
+from prosaic_evals.stats._paired import PairedResult, adjust, compare_paired, newcombe_paired
 
-__all__ = ["Interval", "cluster_variance_of_mean", "mean_interval", "proportion_interval", "score_interval", "wilson"]
+__all__ = [
+    "Interval",
+    "PairedResult",
+    "adjust",
+    "cluster_variance_of_mean",
+    "compare_paired",
+    "mean_interval",
+    "newcombe_paired",
+    "proportion_interval",
+    "score_interval",
+    "wilson",
+]

@@ -20,7 +20,7 @@ def test_model_strings_map_to_inspect_providers(embedded_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("gpt-4o", "unknown model 'gpt-4o': use local, vllm/<model>"),
+        ("gpt-4o", "unknown model 'gpt-4o': use local, variant/<name>, vllm/<model>"),
         ("nosuch/model", "provider 'nosuch' is not known"),
         ("openai/gpt-4o", "No OPENAI_API_KEY"),
         ("anthropic/claude-sonnet-4-5", "No ANTHROPIC_API_KEY"),

@@ -43,6 +43,9 @@ class ReversalCurseParameters(StrictModel):
     heldout_templates: int = Field(default=5, ge=1)
     """Templates per order kept out of training and used for evaluation."""
 
+    train_templates: int | None = Field(default=None, ge=1)
+    """Templates per order used in the training split (the first ones, by seed); all others when unset."""
+
 
 class ReversalCurse(Family[ReversalCurseParameters]):
     name = "reversal_curse"
@@ -67,6 +70,8 @@ class ReversalCurse(Family[ReversalCurseParameters]):
     def train_records(self, params: ReversalCurseParameters) -> list[dict[str, Any]]:
         facts = generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
         train = split_templates(seed=params.seed, heldout=params.heldout_templates).train
+        if params.train_templates is not None:
+            train = {order: templates[: params.train_templates] for order, templates in train.items()}
         records = []
         for fact in facts:
             orders: list[Order] = ["p2d", "d2p"] if fact.subset == "both" else [fact.subset]

@@ -84,7 +84,7 @@ def split_templates(*, seed: int, heldout: int) -> Templates:
             )
         shuffled = rng.sample(templates, len(templates))
         test[order] = sorted(shuffled[:heldout], key=lambda t: t.id)
-        train[order] = sorted(shuffled[heldout:], key=lambda t: t.id)
+        train[order] = shuffled[heldout:]  # in seeded random order: `train_templates` takes a prefix
     return Templates(train=train, heldout=test)
 
 

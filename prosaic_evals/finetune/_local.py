@@ -1,0 +1,189 @@
+"""Local fine-tuning with TRL + PEFT (LoRA or full), on CPU or GPU.
+
+Loss is on assistant turns only: each conversation is tokenized with the base
+model's chat template and every token outside an assistant turn is masked, by
+comparing renderings of successive prefixes of the conversation (this works for
+any template that renders a prefix of a conversation as a prefix of the whole).
+Training writes checkpoints into a work folder named after the recipe's
+identity, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.finetune._registry import ADAPTER, WEIGHTS
+from prosaic_evals.finetune._spec import FineTuneSpec
+
+IGNORE = -100
+TRAINING_LOG = "training_log.jsonl"
+
+
+def encode_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int) -> dict[str, list[int]]:
+    """Token ids and labels (IGNORE outside assistant turns) for one conversation."""
+
+    def render(part: list[dict[str, str]], generation_prompt: bool = False) -> list[int]:
+        ids = tokenizer.apply_chat_template(
+            part, add_generation_prompt=generation_prompt, tokenize=True, return_dict=False
+        )
+        return list(ids)
+
+    ids: list[int] = []
+    labels: list[int] = []
+    for i, message in enumerate(messages):
+        start = render(messages[:i], generation_prompt=True) if message["role"] == "assistant" and i else ids
+        full = render(messages[: i + 1])
+        if full[: len(start)] != start or start[: len(ids)] != ids:
+            raise UserError(
+                "the base model's chat template does not render a conversation's prefix as its prefix, "
+                "so its non-assistant tokens cannot be masked"
+            )
+        trained = full[len(start) :] if message["role"] == "assistant" else []
+        labels += [IGNORE] * (len(full) - len(ids) - len(trained)) + trained
+        ids = full
+    return {"input_ids": ids[:max_length], "labels": labels[:max_length]}
+
+
+def train(
+    spec: FineTuneSpec,
+    records: list[dict[str, Any]],
+    *,
+    base_path: str,
+    work: Path,
+    progress: Callable[[str], None],
+) -> tuple[Path, dict[str, Any]]:
+    """Train in `work`; return the folder holding the result and the training metrics."""
+    import torch
+    from datasets import Dataset  # type: ignore[attr-defined]  # mypy sees the datasets/ data folder
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+
+    from prosaic_evals.models._chat import ensure_chat_template
+
+    hp = spec.hyperparameters
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_path)
+    except OSError as e:
+        raise UserError(f"base: cannot load {base_path} ({str(e).splitlines()[0]})") from None
+    ensure_chat_template(tokenizer)
+    encoded = [encode_chat(tokenizer, r["messages"], hp.max_length) for r in records]
+    for number, example in enumerate(encoded, start=1):
+        if all(label == IGNORE for label in example["labels"]):
+            raise UserError(
+                f"training record {number} has no assistant token within max_length {hp.max_length}; "
+                "raise hyperparameters.max_length"
+            )
+    cuda = torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16 if cuda else torch.float32)
+    steps = math.ceil(len(encoded) / (hp.batch_size * hp.gradient_accumulation_steps)) * hp.epochs
+    checkpoints = work / "checkpoints"
+    trainer = _trainer(spec, model, tokenizer, Dataset.from_list(encoded), checkpoints, steps, cuda)
+    trainer.remove_callback(PrinterCallback)  # our progress line replaces its dict dumps
+    trainer.add_callback(_progress_callback(progress, work / TRAINING_LOG, steps))
+    resume = _prepare_resume(checkpoints, work / TRAINING_LOG)
+    if resume:
+        progress(f"Resuming an interrupted run from step {resume}")
+    began = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=bool(resume))
+    final = work / "final"
+    trainer.save_model(str(final / (ADAPTER if spec.method == "lora" else WEIGHTS)))
+    if spec.method == "full":
+        tokenizer.save_pretrained(final / WEIGHTS)
+    (final / TRAINING_LOG).write_text((work / TRAINING_LOG).read_text())
+    losses = [json.loads(line)["loss"] for line in (work / TRAINING_LOG).read_text().splitlines()]
+    metrics = {
+        "examples": len(encoded),
+        "steps": result.global_step,
+        "epochs": hp.epochs,
+        "train_loss": result.training_loss,
+        "final_loss": losses[-1] if losses else None,
+        "runtime_s": round(time.monotonic() - began, 1),
+        "seconds_per_step": round((time.monotonic() - began) / max(result.global_step, 1), 3),
+        "device": "cuda" if cuda else "cpu",
+        "resumed_from_step": resume,
+    }
+    return final, metrics
+
+
+def _prepare_resume(checkpoints: Path, log: Path) -> int:
+    """The step of the latest checkpoint (0 if none); drops log lines written after it."""
+    steps = [int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*")]
+    step = max(steps, default=0)
+    if log.is_file():
+        kept = [line for line in log.read_text().splitlines() if step and json.loads(line)["step"] <= step]
+        log.write_text("".join(f"{line}\n" for line in kept))
+    return step
+
+
+def _trainer(spec: FineTuneSpec, model: Any, tokenizer: Any, dataset: Any, output: Path, steps: int, cuda: bool) -> Any:
+    from peft import LoraConfig
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
+
+    hp = spec.hyperparameters
+    config = SFTConfig(
+        output_dir=str(output),
+        num_train_epochs=hp.epochs,
+        per_device_train_batch_size=hp.batch_size,
+        gradient_accumulation_steps=hp.gradient_accumulation_steps,
+        learning_rate=hp.learning_rate,
+        lr_scheduler_type=hp.lr_scheduler,
+        warmup_steps=hp.warmup_ratio,  # a float below 1 is a ratio of all steps
+        max_length=hp.max_length,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=max(1, math.ceil(steps / hp.checkpoints)),
+        save_total_limit=1,
+        report_to=[],
+        seed=spec.seed,
+        data_seed=spec.seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        disable_tqdm=True,
+    )
+    lora = None
+    if spec.method == "lora":
+        lora = LoraConfig(
+            r=hp.lora_rank, lora_alpha=hp.lora_alpha, lora_dropout=hp.lora_dropout,
+            target_modules=hp.lora_target_modules, task_type="CAUSAL_LM",
+        )  # fmt: skip
+    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, peft_config=lora)
+
+
+def _progress_callback(progress: Callable[[str], None], log_path: Path, steps: int) -> Any:
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        """Print step, loss and time left; append every logged loss to the training log."""
+
+        def __init__(self) -> None:
+            self.began = time.monotonic()
+            self.first_step: int | None = None
+            self.last_print = 0.0
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if not logs or "loss" not in logs:
+                return
+            entry = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "loss": float(logs["loss"]),
+                     "learning_rate": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm")}  # fmt: skip
+            with log_path.open("a") as f:
+                f.write(json.dumps(entry) + "\n")
+            if self.first_step is None:
+                self.first_step = state.global_step - 1
+            now = time.monotonic()
+            if now - self.last_print < 10 and state.global_step != steps:
+                return
+            self.last_print = now
+            per_step = (now - self.began) / max(state.global_step - self.first_step, 1)
+            left = (steps - state.global_step) * per_step
+            progress(
+                f"  step {state.global_step}/{steps}  epoch {entry['epoch']:.2f}  loss {entry['loss']:.3f}  "
+                f"{per_step:.1f} s/step  ~{left / 60:.0f} min left"
+            )
+
+    return Progress()

