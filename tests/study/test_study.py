@@ -16,10 +16,10 @@ from prosaic_evals.study import load_study
 STUDY = """\
 name: tiny_reversal
 tasks: [reversal_curse, reversal_curse_likelihood]
-task_args: {seed: 0, facts_per_subset: 2, train_templates: 4}
+task_args: {seed: 0, facts_per_subset: 2, train_templates: 8}
 finetune:
   name: tiny-study-lora
-  hyperparameters: {epochs: 2, batch_size: 8, learning_rate: 2.0e-3, lora_rank: 8}
+  hyperparameters: {epochs: 3, batch_size: 8, learning_rate: 3.0e-3, lora_rank: 8}
 """
 
 
@@ -50,8 +50,8 @@ def test_a_study_fine_tunes_evaluates_compares_and_reuses_everything(
     assert len(provenance["logs"]) == 4 and all(Path(p).exists() for p in provenance["logs"])
     table = pd.read_csv(results / "comparison.csv").set_index(["task", "condition", "metric"])
     assert len(table) == 12
-    same = table.loc[("reversal_curse_likelihood", "d2p_same", "contrast")]
-    assert same["difference"] > 0  # the fine-tuned facts became more likely in the trained direction
+    for condition in ("p2d_same", "d2p_same"):  # the fine-tuned facts became more likely in the trained direction
+        assert table.loc[("reversal_curse_likelihood", condition, "contrast"), "difference"] > 0
     samples = pd.read_csv(results / "samples.csv")
     assert len(samples) == 2 * (40 + 80) and samples["cached"].eq(False).all()
 
