@@ -63,8 +63,13 @@ def train(
     from datasets import Dataset  # type: ignore[attr-defined]  # mypy sees the datasets/ data folder
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
 
+    from datasets.utils.logging import disable_progress_bar  # type: ignore[import-not-found]
+    from transformers.utils import logging as transformers_logging
+
     from prosaic_evals.models._chat import ensure_chat_template
 
+    disable_progress_bar()  # their per-phase bars would drown our one progress line
+    transformers_logging.disable_progress_bar()
     hp = spec.hyperparameters
     try:
         tokenizer = AutoTokenizer.from_pretrained(base_path)

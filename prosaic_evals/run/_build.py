@@ -9,7 +9,7 @@ from prosaic_evals import __version__
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import display_path
 from prosaic_evals.families import Item, check_unique_ids
-from prosaic_evals.spec import LikelihoodSpec, LoadedTask
+from prosaic_evals.spec import ChainOfThoughtSpec, LikelihoodSpec, LoadedTask
 
 if TYPE_CHECKING:
     from inspect_ai import Task
@@ -44,7 +44,7 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     from inspect_ai.model import CachePolicy, GenerateConfig
     from inspect_ai.solver import generate
 
-    from prosaic_evals.scorers import exact_match, likelihood
+    from prosaic_evals.scorers import chain_of_thought, exact_match, likelihood
 
     items = eval_items(task)
     spec = task.spec
@@ -56,7 +56,8 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     else:
         samples = [_sample(item) for item in items]
         solver = [generate(cache=CachePolicy(expiry=None) if cache else False)]
-        scorer = exact_match(match=spec.scorer.match)
+        match = spec.scorer
+        scorer = chain_of_thought() if isinstance(match, ChainOfThoughtSpec) else exact_match(match=match.match)
         config = spec.generation.to_config()
     return Task(
         dataset=MemoryDataset(samples, name=task.name),

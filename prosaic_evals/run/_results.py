@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from prosaic_evals._errors import UserError
-from prosaic_evals.stats import score_interval
+from prosaic_evals.stats import chance_test, score_interval
 
 SAMPLE_COLUMNS = [
     "log", "task", "task_version", "model", "sample_id", "condition", "cluster",
@@ -79,7 +79,10 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["task", "model", "condition", "metric"]
     frame = frame.sort_values("condition_rank", kind="stable")  # the task file's order
     for key, group in frame.groupby(keys, sort=False):
-        interval = score_interval(group["value"].tolist(), group["cluster"].tolist())
+        values, clusters = group["value"].tolist(), group["cluster"].tolist()
+        interval = score_interval(values, clusters)
+        # Contrasts are paired per item (target vs distractors): is their mean above chance (0)?
+        p_chance = chance_test(values, clusters) if key[-1] == "contrast" else float("nan")
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
@@ -89,6 +92,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
                 "ci_low": interval.low,
                 "ci_high": interval.high,
                 "interval": interval.method,
+                "p_chance": p_chance,
             }
         )
     return pd.DataFrame(rows)
@@ -103,11 +107,21 @@ def render(summary: pd.DataFrame, frame: pd.DataFrame) -> Any:
     tables: list[Any] = []
     for (task, model), rows in summary.groupby(["task", "model"], sort=False):
         table = Table(title=f"{task} · {model}", title_justify="left", title_style="bold")
-        for column in ("condition", "metric", "n", "score", "95% CI", "method"):
-            table.add_column(column, justify="right" if column in ("n", "score", "95% CI") else "left")
+        chance = bool(rows["p_chance"].notna().any())
+        columns = ("condition", "metric", "n", "score", "95% CI", *(("p (= 0)",) if chance else ()), "method")
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("condition", "metric", "method") else "right")
         for row in rows.itertuples():
-            ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
-            table.add_row(row.condition, row.metric, str(row.n), f"{row.score:.3f}", ci, row.interval)
+            cells = [
+                row.condition,
+                row.metric,
+                str(row.n),
+                f"{row.score:.3f}",
+                f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
+            ]
+            if chance:
+                cells.append("" if pd.isna(row.p_chance) else f"{row.p_chance:.3g}")
+            table.add_row(*cells, row.interval)
         tables.append(table)
     per_sample = frame.drop_duplicates(["log", "sample_id"])
     calls = int((~per_sample["cached"].astype(bool)).sum())

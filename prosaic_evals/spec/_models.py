@@ -57,7 +57,13 @@ class LikelihoodSpec(StrictModel):
     """Compare summed log-probabilities (the papers') or per-token means."""
 
 
-ScorerSpec = Annotated[ExactMatchSpec | LikelihoodSpec, Field(discriminator="name")]
+class ChainOfThoughtSpec(StrictModel):
+    """Grade a reasoned answer: the target is named, after the sample's bridge entity."""
+
+    name: Literal["chain_of_thought"]
+
+
+ScorerSpec = Annotated[ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec, Field(discriminator="name")]
 
 
 class TaskSpec(StrictModel):

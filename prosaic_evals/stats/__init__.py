@@ -8,12 +8,13 @@ from prosaic_evals.stats._intervals import (
     score_interval,
     wilson,
 )
-from prosaic_evals.stats._paired import PairedResult, adjust, compare_paired, newcombe_paired
+from prosaic_evals.stats._paired import PairedResult, adjust, chance_test, compare_paired, newcombe_paired
 
 __all__ = [
     "Interval",
     "PairedResult",
     "adjust",
+    "chance_test",
     "cluster_variance_of_mean",
     "compare_paired",
     "mean_interval",

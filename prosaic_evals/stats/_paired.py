@@ -67,6 +67,18 @@ def compare_paired(
     return (_binary if binary else _continuous)(x, y, groups, n_resamples, seed)
 
 
+def chance_test(
+    values: Sequence[float], clusters: Sequence[str] | None = None, *, n_resamples: int = 9999, seed: int = 0
+) -> float:
+    """Two-sided p-value that paired per-item contrasts (e.g. log P(correct) - log P(shuffled)) average 0.
+
+    The sign-flip permutation test of the paired comparison, with whole clusters flipped.
+    """
+    x = np.asarray(values, dtype=float)
+    groups = np.asarray(clusters if clusters is not None else [str(i) for i in range(len(x))])
+    return _sign_flip(x, np.zeros_like(x), groups, n_resamples, seed)
+
+
 def _binary(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_resamples: int, seed: int) -> PairedResult:
     from statsmodels.stats.contingency_tables import mcnemar
 

@@ -10,7 +10,7 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from prosaic_evals.stats import adjust, compare_paired, newcombe_paired
+from prosaic_evals.stats import adjust, chance_test, compare_paired, newcombe_paired
 
 FACTS, PER = 30, 5
 CLUSTERS = [f"f{i}" for i in range(FACTS) for _ in range(PER)]
@@ -120,3 +120,16 @@ def test_an_effect_of_one_mde_is_found_about_80_percent_of_the_time() -> None:
     )
     power = simulate(lambda g: clustered_continuous(g, effect=mde), lambda r: r.p_value < 0.05)
     assert 0.72 <= power <= 0.88, power
+
+
+def test_the_chance_test_holds_its_rate_on_clustered_contrasts_and_finds_a_shift() -> None:
+    """Two-hop's chance-level test: contrasts (correct minus shuffled answers) whose mean is 0."""
+    rng = np.random.default_rng(3)
+
+    def contrasts(shift: float) -> np.ndarray:
+        return shift + rng.normal(0, 1.0, FACTS).repeat(PER) + rng.normal(0, 1.0, FACTS * PER)
+
+    null = np.mean([chance_test(contrasts(0.0), CLUSTERS, n_resamples=499, seed=i) < 0.05 for i in range(RUNS)])
+    assert 0.03 <= null <= 0.07, null
+    assert chance_test(contrasts(1.5), CLUSTERS) < 0.01
+    assert chance_test([1.0, -1.0, 2.0, -2.0]) == 1.0  # symmetric: no evidence either way
