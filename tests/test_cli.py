@@ -40,6 +40,7 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     (tmp / "ft.yaml").write_text("name: v1\ndata: {jsonl: chats.jsonl}\n")
     (tmp / "chats.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     (tmp / "ft_bad.yaml").write_text("name: v1\nbackend: together\ndata: {task: reversal_curse}\n")
+    (tmp / "triplets.csv").write_text("e1,e2,e3\nAnn,Bob,Rome\nAnn,Cid,Oslo\n")
     return [
         (["finetune", str(tmp / "absent.yaml")], ["fine-tune spec not found"]),
         (["finetune", str(tmp / "ft.yaml")], ["chats.jsonl:1: no assistant message"]),
@@ -70,6 +71,12 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
             ["missing column(s)"],
         ),
         (["data", "reversal_curse_celebrities"], ["has no training split"]),
+        (["run", "two_hop", "-T", "conditions=two_hop_latent"], ["conditions[0]: unknown condition 'two_hop_latent'"]),
+        (
+            ["run", "two_hop", "-T", f"triplets_file={tmp / 'triplets.csv'}", "-T", "tokenizer=null"],
+            ["triplets.csv:3: e1 'Ann' already has a spouse on line 2"],
+        ),
+        (["run", "two_hop", "-T", "heldout_templates=9"], ["heldout_templates: 9 leaves no cot_question template"]),
     ]
 
 
