@@ -61,15 +61,14 @@ def train(
     """Train in `work`; return the folder holding the result and the training metrics."""
     import torch
     from datasets import Dataset  # type: ignore[attr-defined]  # mypy sees the datasets/ data folder
+    from datasets.utils.logging import disable_progress_bar
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
-
-    from datasets.utils.logging import disable_progress_bar  # type: ignore[import-not-found]
     from transformers.utils import logging as transformers_logging
 
     from prosaic_evals.models._chat import ensure_chat_template
 
-    disable_progress_bar()  # their per-phase bars would drown our one progress line
-    transformers_logging.disable_progress_bar()
+    disable_progress_bar()  # their bars would drown our progress line
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     hp = spec.hyperparameters
     try:
         tokenizer = AutoTokenizer.from_pretrained(base_path)
