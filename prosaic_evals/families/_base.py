@@ -71,7 +71,7 @@ class Family(ABC, Generic[P]):
         """Training split in chat format: `{"messages": [...], "metadata": {...}}`."""
 
     def distractor_pool(self, item: Item, items: Sequence[Item]) -> list[str]:
-        """Other targets of the same kind that `item`'s target can be compared with."""
+        """Other targets of the same kind that `item`'s target can be compared with (`items`: all conditions)."""
         kind = item.metadata.get("target_kind")
         pool = {
             other.target

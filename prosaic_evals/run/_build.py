@@ -49,7 +49,8 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     items = eval_items(task)
     spec = task.spec
     if isinstance(spec.scorer, LikelihoodSpec):
-        samples = [_sample(item, _distractors(task, item, items)) for item in items]
+        every = task.family.items(task.params)  # distractors may come from conditions not run here
+        samples = [_sample(item, _distractors(task, item, every)) for item in items]
         solver: list[Any] = []  # nothing is generated: the scorer reads log-probabilities
         scorer = likelihood(normalize=spec.scorer.normalize, cache=cache)
         config = GenerateConfig()

@@ -133,3 +133,8 @@ def test_the_chance_test_holds_its_rate_on_clustered_contrasts_and_finds_a_shift
     assert 0.03 <= null <= 0.07, null
     assert chance_test(contrasts(1.5), CLUSTERS) < 0.01
     assert chance_test([1.0, -1.0, 2.0, -2.0]) == 1.0  # symmetric: no evidence either way
+
+
+def test_one_cluster_gives_no_evidence_instead_of_an_error() -> None:
+    assert chance_test([2.0, 3.0], ["f1", "f1"]) == 1.0
+    assert compare_paired([1.0, 2.0], [0.0, 0.0], ["f1", "f1"]).p_value == 1.0
