@@ -41,6 +41,8 @@ def cluster_variance_of_mean(values: np.ndarray, clusters: np.ndarray) -> float:
     import statsmodels.api as sm
 
     _, groups = np.unique(clusters, return_inverse=True)
+    if groups.max(initial=0) < 1:
+        return float("nan")  # one cluster: its variance cannot be estimated
     fit = sm.OLS(values, np.ones_like(values)).fit(cov_type="cluster", cov_kwds={"groups": groups})
     return float(fit.bse[0] ** 2)
 

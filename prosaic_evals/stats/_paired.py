@@ -176,8 +176,8 @@ def _se_difference(diff: np.ndarray, groups: np.ndarray) -> float:
 def _effective_n(diff: np.ndarray, groups: np.ndarray) -> float:
     """n divided by the design effect of the paired differences (G when it cannot be estimated)."""
     n, g = len(diff), len(np.unique(groups))
-    if g == n:
-        return float(n)
+    if g == n or g < 2:
+        return float(g)
     iid = diff.var(ddof=1) / n if n > 1 else 0.0
     if iid <= 0:
         return float(g)
