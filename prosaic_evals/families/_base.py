@@ -6,12 +6,26 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import AfterValidator
 
 from prosaic_evals._errors import UserError
 from prosaic_evals._strict import StrictModel
 
 P = TypeVar("P", bound=StrictModel)
+
+
+def _existing_file(path: Path) -> Path:
+    path = path.expanduser()
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+UserFile = Annotated[Path, AfterValidator(_existing_file)]
+"""A parameter naming a user's data file: `~` expanded, refused at load time if absent."""
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,18 @@ if TYPE_CHECKING:
     from inspect_ai.dataset import Sample
 
 
-def eval_items(task: LoadedTask) -> list[Item]:
-    """The task's items for its selected conditions, ids checked for uniqueness."""
-    wanted = set(task.conditions)
+def all_items(task: LoadedTask) -> list[Item]:
+    """Every item the family generates for the task's parameters, all conditions."""
     try:
-        items = [item for item in task.family.items(task.params) if item.condition in wanted]
+        return task.family.items(task.params)
     except UserError as e:
         raise UserError(f"{display_path(task.path)}: {e}") from None
+
+
+def eval_items(task: LoadedTask, every: list[Item] | None = None) -> list[Item]:
+    """The task's items for its selected conditions, ids checked for uniqueness."""
+    wanted = set(task.conditions)
+    items = [item for item in (every if every is not None else all_items(task)) if item.condition in wanted]
     check_unique_ids(items, display_path(task.path))
     return interleave(items)
 
@@ -46,10 +51,10 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
 
     from prosaic_evals.scorers import chain_of_thought, exact_match, likelihood
 
-    items = eval_items(task)
+    every = all_items(task)  # distractors may come from conditions not run here
+    items = eval_items(task, every)
     spec = task.spec
     if isinstance(spec.scorer, LikelihoodSpec):
-        every = task.family.items(task.params)  # distractors may come from conditions not run here
         samples = [_sample(item, _distractors(task, item, every)) for item in items]
         solver: list[Any] = []  # nothing is generated: the scorer reads log-probabilities
         scorer = likelihood(normalize=spec.scorer.normalize, cache=cache)

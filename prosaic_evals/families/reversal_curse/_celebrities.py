@@ -12,26 +12,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import field_validator
-
 from prosaic_evals._errors import UserError
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families._base import Family, Item, UserFile, content_id
 
 COLUMNS = ("child", "parent", "parent_type")
 PARENT_TYPES = ("mother", "father")
 
 
 class CelebrityParameters(StrictModel):
-    csv: Path | None = None
+    csv: UserFile | None = None
     """CSV with columns child,parent,parent_type (mother or father). Required to run."""
-
-    @field_validator("csv")
-    @classmethod
-    def _exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.expanduser().is_file():
-            raise ValueError(f"file not found: {path}")
-        return path.expanduser() if path else None
 
 
 class CelebrityParents(Family[CelebrityParameters]):

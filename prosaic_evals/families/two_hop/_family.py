@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families._base import Family, Item, UserFile, content_id
 from prosaic_evals.families.two_hop._generator import (
     Kind,
     Template,
@@ -62,15 +61,8 @@ class TwoHopParameters(StrictModel):
     """Entities must be one token under this tokenizer (`local`: the embedded model's; a model
     directory or hub id; null: no filter)."""
 
-    triplets_file: Path | None = None
+    triplets_file: UserFile | None = None
     """A CSV of your own triplets (columns e1,e2,e3 and optionally subset) instead of generated ones."""
-
-    @field_validator("triplets_file")
-    @classmethod
-    def _exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.expanduser().is_file():
-            raise ValueError(f"file not found: {path}")
-        return path.expanduser() if path else None
 
 
 class TwoHop(Family[TwoHopParameters]):
