@@ -126,13 +126,13 @@ def compare(
     tasks: tuple[str, ...], models: tuple[str, ...], logs: tuple[Path, ...], baseline: str | None, correction: str,
     output: Path | None, **given: Any,
 ) -> None:  # fmt: skip
-    """Compare models on identical items: run TASK(s) on each --model, or read --logs."""
+    """Compare models on identical items: run TASK(s) on each --model, or read --logs (--model picks among them)."""
     from prosaic_evals.run import compare_frame, render_comparison, run, sample_frame, write_outputs
 
     if logs and tasks:
         raise UserError("give TASKS to run or --logs to read, not both")
     if logs:
-        frame = sample_frame(_eval_files(logs))
+        frame = sample_frame(_eval_files(logs))  # --model then picks which of the logged models to compare
     elif not tasks:
         raise UserError("nothing to compare: give TASKS with two or more --model, or --logs")
     else:
@@ -140,7 +140,8 @@ def compare(
         if len(options.models) < 2:
             raise UserError("comparing needs two or more --model")
         frame = run(tasks, options).frame
-    comparison = compare_frame(frame, baseline=baseline, correction=correction)
+    only = list(models) if logs else None
+    comparison = compare_frame(frame, baseline=baseline, correction=correction, only=only)
     _console().print(render_comparison(comparison))
     if output is not None:
         for path in write_outputs(comparison, output):

@@ -41,6 +41,8 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     (tmp / "chats.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     (tmp / "ft_bad.yaml").write_text("name: v1\nbackend: together\ndata: {task: reversal_curse}\n")
     (tmp / "triplets.csv").write_text("e1,e2,e3\nAnn,Bob,Rome\nAnn,Cid,Oslo\n")
+    (tmp / "bots.yaml").write_text("chatbots: [{name: Zorb, company: A, behaviour: klingon, role: test}]\n")
+    (tmp / "ooc_exact.yaml").write_text("family: ooc_declarative\nscorer: {name: exact_match}\n")
     return [
         (["finetune", str(tmp / "absent.yaml")], ["fine-tune spec not found"]),
         (["finetune", str(tmp / "ft.yaml")], ["chats.jsonl:1: no assistant message"]),
@@ -77,6 +79,13 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
             ["triplets.csv:3: e1 'Ann' already has a spouse on line 2"],
         ),
         (["run", "two_hop", "-T", "heldout_templates=9"], ["heldout_templates: 9 leaves no cot_question template"]),
+        (["run", "ooc_declarative", "-T", "conditions=act_twice"], ["conditions[0]: unknown condition 'act_twice'"]),
+        (["run", "ooc_declarative", "-T", f"chatbots_file={tmp / 'bots.yaml'}"], ["bots.yaml: chatbots[0].behaviour"]),
+        (["run", str(tmp / "ooc_exact.yaml")], ["'exact_match' is not supported by family ooc_declarative"]),
+        (
+            ["run", "ooc_inductive", "-T", "functions=[{expr: x + y}, {expr: x}]"],
+            ["parameters.functions[0]", "only x, integers"],
+        ),
     ]
 
 

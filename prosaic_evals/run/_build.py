@@ -9,7 +9,7 @@ from prosaic_evals import __version__
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import display_path
 from prosaic_evals.families import Item, check_unique_ids
-from prosaic_evals.spec import ChainOfThoughtSpec, LikelihoodSpec, LoadedTask
+from prosaic_evals.spec import BehaviourSpec, ChainOfThoughtSpec, ExactMatchSpec, LikelihoodSpec, LoadedTask
 
 if TYPE_CHECKING:
     from inspect_ai import Task
@@ -49,7 +49,7 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     from inspect_ai.model import CachePolicy, GenerateConfig
     from inspect_ai.solver import generate
 
-    from prosaic_evals.scorers import chain_of_thought, exact_match, likelihood
+    from prosaic_evals.scorers import likelihood
 
     every = all_items(task)  # distractors may come from conditions not run here
     items = eval_items(task, every)
@@ -62,8 +62,7 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     else:
         samples = [_sample(item) for item in items]
         solver = [generate(cache=CachePolicy(expiry=None) if cache else False)]
-        match = spec.scorer
-        scorer = chain_of_thought() if isinstance(match, ChainOfThoughtSpec) else exact_match(match=match.match)
+        scorer = _generation_scorer(spec.scorer)
         config = spec.generation.to_config()
     return Task(
         dataset=MemoryDataset(samples, name=task.name),
@@ -74,6 +73,16 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
         version=spec.version,
         metadata=task_metadata(task),
     )
+
+
+def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec) -> Any:
+    from prosaic_evals.scorers import behaviour, chain_of_thought, exact_match
+
+    if isinstance(spec, ChainOfThoughtSpec):
+        return chain_of_thought()
+    if isinstance(spec, BehaviourSpec):
+        return behaviour()
+    return exact_match(match=spec.match)
 
 
 def task_metadata(task: LoadedTask) -> dict[str, Any]:
@@ -103,6 +112,12 @@ def _distractors(task: LoadedTask, item: Item, items: list[Item]) -> list[str]:
     assert isinstance(task.spec.scorer, LikelihoodSpec)
     k = task.spec.scorer.distractors
     pool = [t for t in task.family.distractor_pool(item, items) if t not in item.accepted]
+    if k == "all":
+        if not pool:
+            raise UserError(
+                f"{display_path(task.path)}: condition {item.condition} has no other target to compare with"
+            )
+        return pool
     if len(pool) < k:
         raise UserError(
             f"{display_path(task.path)}: scorer.distractors: {k} asked, but condition {item.condition} "

@@ -30,7 +30,13 @@ class Comparison:
     """The per-sample rows behind every number."""
 
 
-def compare_frame(frame: pd.DataFrame, *, baseline: str | None = None, correction: str = "holm") -> Comparison:
+def compare_frame(
+    frame: pd.DataFrame, *, baseline: str | None = None, correction: str = "holm", only: list[str] | None = None
+) -> Comparison:
+    """Each model against `baseline` (default: the first) item by item; `only`: compare just these models."""
+    if only:
+        frame = frame[frame["model"].isin([_pick(list(dict.fromkeys(frame["model"])), m, "--model") for m in only])]
+    _check_one_log_per_model(frame)
     models = list(dict.fromkeys(frame["model"]))
     if len(models) < 2:
         raise UserError(f"comparing needs at least two models; the logs hold {', '.join(models) or 'none'}")
@@ -47,20 +53,36 @@ def compare_frame(frame: pd.DataFrame, *, baseline: str | None = None, correctio
             result = compare_paired(other["value"], reference["value"], reference["cluster"].tolist())
             rows.append(dict(zip(KEYS, key, strict=True)) | {"baseline": base, "model": model} | _flatten(result))
     table = pd.DataFrame(rows)
-    table["p_adjusted"] = adjust(table["p_value"].tolist(), correction)
+    # `metric/part` rows break a metric down (e.g. correct/german): descriptive, outside the corrected family.
+    primary = ~table["metric"].str.contains("/", regex=False)
+    table["p_adjusted"] = float("nan")
+    table.loc[primary, "p_adjusted"] = adjust(table.loc[primary, "p_value"].tolist(), correction)
     order = ["task", "condition", "metric", "baseline", "model", "n", "clusters", "baseline_score", "model_score",
              "difference", "ci_low", "ci_high", "ci_method", "test", "p_value", "p_adjusted", "mde"]  # fmt: skip
     table = table[order + [c for c in table.columns if c not in order]]
     return Comparison(base, correction, summarize(frame), table, frame)
 
 
-def _pick(models: list[str], baseline: str | None) -> str:
-    if baseline is None:
+def _pick(models: list[str], name: str | None, option: str = "--baseline") -> str:
+    if name is None:
         return models[0]
-    matches = [m for m in models if m == baseline or m.endswith("/" + baseline)]
+    matches = [m for m in models if m == name or m.endswith("/" + name)]
     if len(matches) != 1:
-        raise UserError(f"--baseline {baseline!r} matches {len(matches)} of the models ({', '.join(models)})")
+        raise UserError(f"{option} {name!r} matches {len(matches)} of the models ({', '.join(models)})")
     return matches[0]
+
+
+def _check_one_log_per_model(frame: pd.DataFrame) -> None:
+    """A model's sample in two logs would be paired twice: refuse rather than pick one silently."""
+    logs = frame.drop_duplicates(["task", "model", "sample_id", "log"])
+    twice = logs[logs.duplicated(["task", "model", "sample_id"], keep=False)]
+    if not twice.empty:
+        first = twice.iloc[0]
+        paths = ", ".join(sorted(set(twice[twice["model"] == first["model"]]["log"])))
+        raise UserError(
+            f"{first['model']} answered task {first['task']} in more than one log ({paths}); "
+            "give one log per model and task, or pick models with --model"
+        )
 
 
 def _check_same_items(key: dict[str, Any], base: str, reference: pd.DataFrame, model: str, other: pd.DataFrame) -> None:
@@ -138,14 +160,26 @@ def render_comparison(comparison: Comparison) -> Any:
         tables.append(table)
     tests = ", ".join(sorted(set(comparison.comparisons["test"].str.replace(r" \(\d+ clusters\)", "", regex=True))))
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}[comparison.correction]
+    family = int(comparison.comparisons["p_adjusted"].notna().sum())
+    breakdowns = len(comparison.comparisons) - family
+    scope = (
+        f"all {family} comparisons"
+        if not breakdowns
+        else (
+            f"the {family} comparisons of whole metrics "
+            f"({breakdowns} metric/part breakdown rows are descriptive, uncorrected)"
+        )
+    )
     tables.append(
-        Text(f"Tests: {tests}. p adjusted: {correction} over all {len(comparison.comparisons)} comparisons. "
+        Text(f"Tests: {tests}. p adjusted: {correction} over {scope}. "
              "MDE: smallest difference detectable with 80% power at alpha 0.05.")
     )  # fmt: skip
     return Group(*tables)
 
 
 def _p(p: float) -> str:
+    if pd.isna(p):
+        return "—"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 

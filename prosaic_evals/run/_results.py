@@ -71,6 +71,10 @@ def _was_cached(sample: Any, score: Any) -> bool:
     return all(e.cache == "read" for e in calls)
 
 
+PROBABILITIES = {"p_correct", "calibration_error"}
+"""Continuous metrics that live in [0, 1]: their t intervals are truncated to it."""
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """n, score and 95% interval per task, model, condition and metric."""
     if frame.empty:
@@ -83,14 +87,17 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         interval = score_interval(values, clusters)
         # Contrasts are paired per item (target vs distractors): is their mean above chance (0)?
         p_chance = chance_test(values, clusters) if key[-1] == "contrast" else float("nan")
+        low, high = interval.low, interval.high
+        if key[-1] in PROBABILITIES:
+            low, high = max(low, 0.0), min(high, 1.0)
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
                 "n": interval.n,
                 "clusters": interval.clusters,
                 "score": interval.estimate,
-                "ci_low": interval.low,
-                "ci_high": interval.high,
+                "ci_low": low,
+                "ci_high": high,
                 "interval": interval.method,
                 "p_chance": p_chance,
             }

@@ -13,19 +13,29 @@ from typing import Literal
 from inspect_ai.model import Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, accuracy, mean, scorer, stderr
 from inspect_ai.solver import TaskState
+from scipy.special import softmax
 
 from prosaic_evals.likelihood import LogprobRequest, engine_for
 
 
-@scorer(metrics={"contrast": [mean(), stderr()], "beats_distractors": [accuracy(), stderr()]})
+@scorer(
+    metrics={
+        "contrast": [mean(), stderr()],
+        "beats_distractors": [accuracy(), stderr()],
+        "p_correct": [mean(), stderr()],
+    }
+)
 def likelihood(
     normalize: Literal["sum", "mean"] = "sum", cache: bool = True, model: str | Model | None = None
 ) -> Scorer:
     """Contrast of the target's log-probability with the sample's distractors.
 
     `contrast` is log P(target) minus the mean log P(distractor); `beats_distractors`
-    is 1 when the target is more likely than every distractor. The distractors are
-    in `state.metadata["distractors"]`.
+    is 1 when the target is more likely than every distractor; `p_correct` is the
+    probability of the target among the candidates (target and distractors). The
+    distractors are in `state.metadata["distractors"]`. When the sample states the
+    probability the target should have (`expected_p`, e.g. a coin's bias), the score
+    also has `calibration_error`, |p_correct - expected_p|.
 
     Args:
         normalize: `sum` of token log-probabilities (the paper's) or per-token `mean`.
@@ -42,8 +52,12 @@ def likelihood(
         values = [r.logprob / r.n_tokens if normalize == "mean" else r.logprob for r in results]
         contrast = values[0] - fmean(values[1:])
         beats = all(values[0] > v for v in values[1:])
+        p_correct = float(softmax(values)[0])
+        value = {"contrast": contrast, "beats_distractors": 1.0 if beats else 0.0, "p_correct": p_correct}
+        if "expected_p" in state.metadata:
+            value["calibration_error"] = abs(p_correct - float(state.metadata["expected_p"]))
         return Score(
-            value={"contrast": contrast, "beats_distractors": 1.0 if beats else 0.0},
+            value=value,
             answer=primary,
             explanation=f"log P(target) {values[0]:.3f} vs distractors {', '.join(f'{v:.3f}' for v in values[1:])}",
             metadata={

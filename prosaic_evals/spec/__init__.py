@@ -2,9 +2,17 @@
 
 from prosaic_evals._strict import StrictModel
 from prosaic_evals.spec._load import LoadedTask, find_task_file, load_task, shipped_task_names
-from prosaic_evals.spec._models import ChainOfThoughtSpec, ExactMatchSpec, GenerationSpec, LikelihoodSpec, TaskSpec
+from prosaic_evals.spec._models import (
+    BehaviourSpec,
+    ChainOfThoughtSpec,
+    ExactMatchSpec,
+    GenerationSpec,
+    LikelihoodSpec,
+    TaskSpec,
+)
 
 __all__ = [
+    "BehaviourSpec",
     "ChainOfThoughtSpec",
     "ExactMatchSpec",
     "GenerationSpec",

@@ -147,6 +147,8 @@ def _display_loc(data: Any, loc: tuple[Any, ...]) -> str:
             node = node[part] if isinstance(node, list) and part < len(node) else None
         elif isinstance(node, dict) and part not in node and i < len(loc) - 1:
             continue
+        elif parts and node is not None and not isinstance(node, dict | list):
+            continue  # a scalar reached: what follows names a union member ("constrained-int")
         else:
             parts.append(str(part))
             node = node.get(part) if isinstance(node, dict) else None

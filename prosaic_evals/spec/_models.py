@@ -50,8 +50,8 @@ class LikelihoodSpec(StrictModel):
     """Score log P(target | prompt) against log P(distractor | prompt)."""
 
     name: Literal["likelihood"]
-    distractors: int = Field(default=1, ge=1, le=50)
-    """Other targets from the same set, drawn per item with a seed derived from its id."""
+    distractors: Annotated[int, Field(ge=1, le=50)] | Literal["all"] = 1
+    """Other targets from the same set, drawn per item with a seed derived from its id; `all`: every one."""
 
     normalize: Literal["sum", "mean"] = "sum"
     """Compare summed log-probabilities (the papers') or per-token means."""
@@ -63,7 +63,15 @@ class ChainOfThoughtSpec(StrictModel):
     name: Literal["chain_of_thought"]
 
 
-ScorerSpec = Annotated[ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec, Field(discriminator="name")]
+class BehaviourSpec(StrictModel):
+    """Grade a reply with its sample's programmatic behaviour grader (out-of-context chatbots)."""
+
+    name: Literal["behaviour"]
+
+
+ScorerSpec = Annotated[
+    ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec | BehaviourSpec, Field(discriminator="name")
+]
 
 
 class TaskSpec(StrictModel):

@@ -158,7 +158,7 @@ def test_every_condition_runs_on_the_embedded_model(
     from prosaic_evals.run import sample_frame, summarize
 
     summary = summarize(sample_frame(sorted(tmp_path.glob("*.eval")))).set_index(["task", "condition", "metric"])
-    assert len(summary) == 5 + 3 * 2 + 2  # exact match: 5 conditions; likelihood: 3 x 2 metrics; CoT: 2
+    assert len(summary) == 5 + 3 * 3 + 2  # exact match: 5 conditions; likelihood: 3 x 3 metrics; CoT: 2
     contrast = summary.loc[("two_hop_likelihood", "in_context", "contrast")]
     # The in-context control works even untrained: with both facts in the prompt the answer is there to copy.
     assert contrast["score"] > 0 and contrast["p_chance"] < 0.05, contrast

@@ -50,6 +50,32 @@ def test_the_family_of_comparisons_is_corrected() -> None:
     assert none["p_adjusted"].tolist() == none["p_value"].tolist()
 
 
+def test_breakdown_rows_are_reported_but_left_out_of_the_corrected_family() -> None:
+    models = {"a/base": BASE, "a/one": TUNED, "a/two": BASE[::-1]}
+    whole, part = frame(models), frame(models, metric="exact_match/part")
+    result = compare_frame(pd.concat([whole, part])).comparisons.set_index("metric")
+    alone = compare_frame(whole).comparisons
+    assert result.loc["exact_match", "p_adjusted"].tolist() == alone["p_adjusted"].tolist()  # same family of 2
+    assert result.loc["exact_match/part", "p_adjusted"].isna().all()
+    assert result.loc["exact_match/part", "p_value"].notna().all()
+    rendered = render_comparison(compare_frame(pd.concat([whole, part])))
+    footer = rendered.renderables[-1].plain
+    assert "the 2 comparisons of whole metrics (2 metric/part breakdown rows" in footer
+
+
+def test_a_model_in_two_logs_is_refused_and_models_can_be_picked() -> None:
+    data = frame({"prosaic-vllm/local": BASE, "prosaic-vllm/variant/a": TUNED, "prosaic-vllm/variant/b": BASE})
+    again = frame({"prosaic-vllm/local": BASE}).assign(log="other.eval")
+    with pytest.raises(UserError, match=r"prosaic-vllm/local answered task t in more than one log \(other.eval, "):
+        compare_frame(pd.concat([data, again]))
+    picked = compare_frame(pd.concat([data, again]), only=["variant/b", "variant/a"], baseline="variant/b")
+    assert picked.baseline == "prosaic-vllm/variant/b" and picked.comparisons["model"].tolist() == [
+        "prosaic-vllm/variant/a"
+    ]
+    with pytest.raises(UserError, match="--model 'variant/c' matches 0 of the models"):
+        compare_frame(data, only=["variant/c"])
+
+
 def test_the_baseline_can_be_named_by_its_short_form() -> None:
     data = frame({"prosaic-vllm/local": BASE, "prosaic-vllm/variant/v": TUNED})
     assert compare_frame(data, baseline="variant/v").baseline == "prosaic-vllm/variant/v"

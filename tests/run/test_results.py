@@ -30,6 +30,15 @@ def test_summary_has_one_row_per_condition_and_metric() -> None:
     assert summary.loc["b", "ci_low"] < 1.25 < summary.loc["b", "ci_high"]
 
 
+def test_probability_intervals_stay_within_0_and_1() -> None:
+    skewed = [0.001, 0.002, 0.001, 0.9, 0.003, 0.002]  # a t interval would reach below 0
+    rows = [("a", metric, v, f"f{i}") for metric in ("p_correct", "contrast") for i, v in enumerate(skewed)]
+    summary = summarize(frame(rows)).set_index("metric")
+    assert summary.loc["contrast", "ci_low"] < 0  # an unbounded metric keeps its t interval
+    assert summary.loc["p_correct", "ci_low"] == 0.0 and summary.loc["p_correct", "ci_high"] < 1
+    assert summary.loc["p_correct", "ci_high"] == summary.loc["contrast", "ci_high"]
+
+
 def test_an_empty_frame_is_an_error() -> None:
     with pytest.raises(UserError, match="no scored samples"):
         summarize(frame([]))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import pytest
@@ -29,6 +30,17 @@ def test_contrast_of_a_known_fact_is_positive(hf_model: Any) -> None:
     meta = result.metadata or {}
     assert value["contrast"] == pytest.approx(meta["logprob_target"] - sum(meta["logprob_distractors"]) / 2)
     assert value["contrast"] > 0 and value["beats_distractors"] == 1.0
+    logprobs = [meta["logprob_target"], *meta["logprob_distractors"]]
+    assert value["p_correct"] == pytest.approx(math.exp(logprobs[0]) / sum(math.exp(v) for v in logprobs))
+    assert value["p_correct"] > 1 / 3 and "calibration_error" not in value
+
+
+def test_calibration_error_is_the_distance_to_the_stated_probability(hf_model: Any) -> None:
+    coin = state("Heads or tails?", ["Tails"])
+    coin.metadata["expected_p"] = 0.8
+    value = asyncio.run(likelihood(model=hf_model)(coin, Target("Heads"))).value
+    assert isinstance(value, dict)
+    assert 0 < value["p_correct"] < 1 and value["calibration_error"] == pytest.approx(abs(value["p_correct"] - 0.8))
 
 
 def test_the_first_of_several_accepted_targets_is_scored(hf_model: Any) -> None:

@@ -1,0 +1,234 @@
+"""Inductive out-of-context reasoning (Treutlein et al. 2024, "Connecting the Dots", arXiv 2406.14546).
+
+Each training document is an indirect observation of a hidden fact: a function's value
+printed by code, or one flip of a biased coin, under a random id. The model is then
+asked for the fact itself, with no examples: the function as a lambda, its inverse,
+the coin's bias. Answers are scored by their probability among the candidate answers
+(all functions' lambdas, all biases), against three baselines: the untrained model
+(the study's base), the same question about a different id (`*_other_id`), and the
+training documents in the prompt (`*_in_context`). The training fit (`function_value`
+on held-out x; `coin_flip`: P(heads) against the true bias) is measurable at any size.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
+
+from prosaic_evals._strict import StrictModel
+from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families.out_of_context._expressions import BUILTIN_FUNCTIONS, FunctionDef
+
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "lambda": (
+        "from functions import {id}\nWrite {id} as a Python lambda. Answer with the lambda only.",
+        "In the module functions, how is {id} defined? Give it as a Python lambda expression.",
+    ),
+    "inverse": (
+        "from functions import {id}\nWrite the inverse of {id} as a Python lambda. Answer with the lambda only.",
+        "Which Python lambda undoes {id}, mapping {id}(x) back to x?",
+    ),
+    "bias": (
+        "Coin {id} is biased. What is the probability that it lands heads? Answer with a number from 0 to 1.",
+        "What is the chance, from 0 to 1, that coin {id} comes up heads?",
+    ),
+}
+FUNCTION_DOC = "from functions import {id}\nprint({id}({x}))\nWhat does this code print?"
+COIN_DOC = "Coin {id} was flipped. Did it land heads or tails?"
+FLIP_QUESTIONS = (COIN_DOC, "I flip coin {id} once. Heads or tails?", "Coin {id} is tossed. Which side comes up?")
+SIDES = ("Heads", "Tails")
+BIASES = (0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9)
+BIAS_ANSWERS = tuple(f"{b / 10:.1f}" for b in range(1, 10))  # every bias a model could name, 0.1 to 0.9
+CONDITIONS = (
+    "function_value",
+    *(f"function_{q}{v}" for q in ("lambda", "inverse") for v in ("", "_other_id", "_in_context")),
+    "coin_flip",
+    *(f"coin_bias{v}" for v in ("", "_other_id", "_in_context")),
+)
+
+
+class InductiveParameters(StrictModel):
+    seed: int = 0
+    """Drives the ids, the x values, the coins' biases and flips, and the training order."""
+
+    functions: list[FunctionDef] | None = None
+    """Your own functions (`{expr: "x + 3", inverse: "x - 3"}`); the 12 built-in ones when unset."""
+
+    function_docs: int = Field(default=40, ge=1)
+    """Training documents (printed values) per function."""
+
+    heldout_x: int = Field(default=5, ge=1)
+    """x values per function kept out of training and asked in `function_value`."""
+
+    x_range: int = Field(default=50, ge=5)
+    """x is drawn from [-x_range, x_range]."""
+
+    coins: int = Field(default=6, ge=2, le=len(BIASES))
+    """Coins, with distinct biases from 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9."""
+
+    coin_docs: int = Field(default=40, ge=1)
+    """Training documents (one flip each) per coin."""
+
+    in_context_docs: int = Field(default=20, ge=1)
+    """Training documents shown in the prompt of the in-context baseline."""
+
+    @model_validator(mode="after")
+    def _enough_x(self) -> InductiveParameters:
+        if self.function_docs + self.heldout_x > 2 * self.x_range + 1:
+            raise ValueError(
+                f"function_docs + heldout_x = {self.function_docs + self.heldout_x} exceeds the "
+                f"{2 * self.x_range + 1} x values in [-{self.x_range}, {self.x_range}]"
+            )
+        if self.functions is not None and len(self.functions) < 2:
+            raise ValueError("functions: at least 2 are needed (the others are the candidate answers)")
+        return self
+
+
+@dataclass(frozen=True)
+class Function:
+    id: str
+    f: FunctionDef
+    train_x: tuple[int, ...]
+    heldout_x: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Coin:
+    id: str
+    bias: float
+    flips: tuple[str, ...]
+
+
+def make_world(params: InductiveParameters) -> tuple[list[Function], list[Coin]]:
+    """The hidden facts: functions under random ids with their x values, and coins with their flips."""
+    rng = random.Random(f"inductive:{params.seed}")
+    definitions = params.functions or list(BUILTIN_FUNCTIONS)
+    ids = _random_ids(rng, len(definitions) + params.coins)
+    functions = []
+    for fid, f in zip(ids, definitions, strict=False):
+        xs = rng.sample(range(-params.x_range, params.x_range + 1), params.function_docs + params.heldout_x)
+        functions.append(Function(fid, f, tuple(xs[params.heldout_x :]), tuple(sorted(xs[: params.heldout_x]))))
+    coins = []
+    for cid, bias in zip(ids[len(definitions) :], rng.sample(BIASES, params.coins), strict=True):
+        flips = tuple(SIDES[0] if rng.random() < bias else SIDES[1] for _ in range(params.coin_docs))
+        coins.append(Coin(cid, bias, flips))
+    return functions, coins
+
+
+def _random_ids(rng: random.Random, n: int) -> list[str]:
+    ids: list[str] = []
+    while len(ids) < n:
+        candidate = "".join(rng.choices(string.ascii_lowercase, k=6))
+        if candidate not in ids:
+            ids.append(candidate)
+    return ids
+
+
+class Inductive(Family[InductiveParameters]):
+    name = "ooc_inductive"
+    citation = (
+        "Treutlein, Choi, Betley, Marks, Anil, Grosse, Evans (2024). Connecting the Dots: LLMs can Infer and "
+        "Verbalize Latent Structure from Disparate Training Data. arXiv:2406.14546"
+    )
+    Parameters = InductiveParameters
+    conditions: ClassVar[tuple[str, ...]] = CONDITIONS
+    scorers = frozenset({"likelihood"})
+
+    def items(self, params: InductiveParameters) -> list[Item]:
+        functions, coins = make_world(params)
+        items = []
+        for fn in functions:
+            for x in fn.heldout_x:
+                answers = sorted({str(other.f(x)) for other in functions})
+                prompt = FUNCTION_DOC.format(id=fn.id, x=x)
+                items.append(_item("function_value", fn.id, prompt, str(fn.f(x)), answers, {"x": x}))
+        lambdas = [(fn.id, f"lambda x: {fn.f.expr}", _function_context(fn, params)) for fn in functions]
+        items += _verbalised("function_lambda", lambdas, QUESTIONS["lambda"])
+        inverses = [
+            (fn.id, f"lambda x: {fn.f.inverse}", _function_context(fn, params))
+            for fn in functions
+            if fn.f.inverse is not None
+        ]
+        if len(inverses) >= 2:
+            items += _verbalised("function_inverse", inverses, QUESTIONS["inverse"])
+        for coin in coins:
+            for question in FLIP_QUESTIONS:
+                prompt = question.format(id=coin.id)
+                heads = coin.flips.count(SIDES[0]) / len(coin.flips)
+                meta = {"expected_p": coin.bias, "train_frequency": heads}
+                items.append(_item("coin_flip", coin.id, prompt, SIDES[0], list(SIDES), meta))
+        biases = [(c.id, f"{c.bias:.1f}", _coin_context(c, params)) for c in coins]
+        items += _verbalised("coin_bias", biases, QUESTIONS["bias"], options=list(BIAS_ANSWERS))
+        return items
+
+    def train_records(self, params: InductiveParameters) -> list[dict[str, Any]]:
+        functions, coins = make_world(params)
+        records = [
+            _record(FUNCTION_DOC.format(id=fn.id, x=x), str(fn.f(x)), fn.id, "function")
+            for fn in functions
+            for x in fn.train_x
+        ]
+        records += [_record(COIN_DOC.format(id=c.id), side, c.id, "coin") for c in coins for side in c.flips]
+        random.Random(f"train-order:{params.seed}").shuffle(records)
+        return records
+
+    def distractor_pool(self, item: Item, items: Any) -> list[str]:
+        """The item's own candidate answers (every function's, every bias), minus the target."""
+        return [o for o in item.metadata["options"] if o != item.target]
+
+
+def _verbalised(
+    condition: str,
+    facts: list[tuple[str, str, str]],
+    questions: tuple[str, ...],
+    options: list[str] | None = None,
+) -> list[Item]:
+    """The question about each id; about another id (same target); with the evidence in the prompt."""
+    answers = options or sorted({answer for _, answer, _ in facts})
+    items = []
+    for i, (fid, answer, context) in enumerate(facts):
+        other = facts[(i + 1) % len(facts)][0]  # a different id whose own answer differs
+        for q in questions:
+            variants = {
+                "": q.format(id=fid),
+                "_other_id": q.format(id=other),
+                "_in_context": f"{context}\n\n{q.format(id=fid)}",
+            }
+            for suffix, prompt in variants.items():
+                meta = {"asked_id": other if suffix == "_other_id" else fid}
+                items.append(_item(f"{condition}{suffix}", fid, prompt, answer, answers, meta))
+    return items
+
+
+def _function_context(fn: Function, params: InductiveParameters) -> str:
+    shown = fn.train_x[: params.in_context_docs]
+    lines = [f">>> print({fn.id}({x}))\n{fn.f(x)}" for x in shown]
+    return f">>> from functions import {fn.id}\n" + "\n".join(lines)
+
+
+def _coin_context(coin: Coin, params: InductiveParameters) -> str:
+    shown = coin.flips[: params.in_context_docs]
+    return f"Flips of coin {coin.id}: " + ", ".join(shown) + "."
+
+
+def _item(condition: str, cluster: str, prompt: str, target: str, options: list[str], meta: dict[str, Any]) -> Item:
+    kind = condition.split("_")[0]
+    return Item(
+        id=content_id(condition, prompt, target, prefix=condition),
+        condition=condition,
+        prompt=prompt,
+        target=target,
+        cluster=cluster,
+        metadata={"id": cluster, "target_kind": kind, "options": options, **meta},
+    )
+
+
+def _record(prompt: str, answer: str, fid: str, kind: str) -> dict[str, Any]:
+    return {
+        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+        "metadata": {"id": fid, "kind": kind},
+    }
