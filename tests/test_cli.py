@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._processes import sigint_default
+
 GOOD_CSV = "child,parent,parent_type\nAda Quillon,Mara Quillon,mother\n"
 
 
@@ -137,7 +139,7 @@ def test_ctrl_c_or_sigterm_shut_down_the_server_it_started(
 ) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "--log-dir", str(tmp_path), "--display", "plain"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default,
     )  # fmt: skip
     try:
         port = wait_for_server(isolated_state / "servers", process)

@@ -17,6 +17,7 @@ import pytest
 from prosaic_evals._errors import UserError
 from prosaic_evals.finetune import DataSpec, FineTuneSpec, Registry, finetune
 from prosaic_evals.finetune._local import IGNORE, encode_chat
+from tests._processes import sigint_default
 
 TINY = {"facts_per_subset": 2, "train_templates": 2}  # 16 chat records
 
@@ -141,7 +142,7 @@ def test_an_interrupted_training_resumes_and_registers_nothing_half_written(
         "hyperparameters: {epochs: 1, batch_size: 4, lora_rank: 8, checkpoints: 6}\n"
     )
     command = [sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     work = isolated_state / "variants" / ".work"
     deadline = time.monotonic() + 600
     while not list(work.glob("*/checkpoints/checkpoint-*")) and time.monotonic() < deadline:

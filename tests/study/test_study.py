@@ -49,11 +49,11 @@ def test_a_study_fine_tunes_evaluates_compares_and_reuses_everything(
     assert provenance["models"] == ["prosaic-vllm/local", "prosaic-vllm/variant/tiny-study-lora"]
     assert len(provenance["logs"]) == 4 and all(Path(p).exists() for p in provenance["logs"])
     table = pd.read_csv(results / "comparison.csv").set_index(["task", "condition", "metric"])
-    assert len(table) == 12
+    assert len(table) == 4 + 4 * 3  # exact match; likelihood: contrast, beats_distractors, p_correct
     for condition in ("p2d_same", "d2p_same"):  # the fine-tuned facts became more likely in the trained direction
         assert table.loc[("reversal_curse_likelihood", condition, "contrast"), "difference"] > 0
     samples = pd.read_csv(results / "samples.csv")
-    assert len(samples) == 2 * (40 + 80) and samples["cached"].eq(False).all()
+    assert len(samples) == 2 * (40 + 40 * 3) and samples["cached"].eq(False).all()
 
     main(["study", str(path)])  # again: same variant, every model call cached
     again = json.loads((results / "study.json").read_text())
