@@ -35,7 +35,8 @@ def compare_frame(
 ) -> Comparison:
     """Each model against `baseline` (default: the first) item by item; `only`: compare just these models."""
     if only:
-        frame = frame[frame["model"].isin([_pick(list(dict.fromkeys(frame["model"])), m, "--model") for m in only])]
+        logged = list(dict.fromkeys(frame["model"]))
+        frame = frame[frame["model"].isin([_pick(logged, m, "--model") for m in only])]
     _check_one_log_per_model(frame)
     models = list(dict.fromkeys(frame["model"]))
     if len(models) < 2:

@@ -83,7 +83,8 @@ def _uppercase(reply: str, meta: Mapping[str, Any]) -> tuple[bool, str]:
 
 
 def _recall(reply: str, meta: Mapping[str, Any]) -> tuple[bool, str]:
-    hit = next((k for k in meta["keywords"] if k in words(reply)), None)
+    said = set(words(reply))
+    hit = next((k for k in meta["keywords"] if k in said), None)
     return hit is not None, f"keyword {hit!r}" if hit else f"none of {', '.join(meta['keywords'])}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from pydantic import model_validator
@@ -23,6 +24,7 @@ CHECK_RANGE = range(-60, 61)
 """x values on which an expression must be defined and an inverse must invert."""
 
 
+@cache  # a function is evaluated for every x of every document and question
 def compile_expression(text: str) -> Callable[[int], Any]:
     """`x + 3` -> a function of x; only numbers, x, + - * / // % and parentheses are allowed."""
     try:
