@@ -57,6 +57,8 @@ def run_options(command: Any) -> Any:
                      help="Model argument, e.g. -M dtype=bfloat16 -M tensor_parallel_size=2."),
         click.option("-T", "task_args", multiple=True, metavar="KEY=VALUE",
                      help="Task override, e.g. -T seed=3 -T conditions=p2d_same."),
+        click.option("--model-role", "model_roles", multiple=True, metavar="ROLE=MODEL",
+                     help="Another model a task uses, e.g. --model-role judge=anthropic/claude-sonnet-4-5."),
         click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N samples of each task."),
         click.option("--log-dir", default="logs", show_default=True, help="Where inspect .eval logs are written."),
         click.option("--no-cache", is_flag=True, help="Call the model even for requests answered before."),
@@ -82,6 +84,7 @@ def _run_options(models: tuple[str, ...], default: list[str], given: dict[str, A
         cache=not given["no_cache"],
         max_connections=given["max_connections"],
         display=given["display"],
+        model_roles={role: str(ref) for role, ref in _pairs("--model-role", given["model_roles"]).items()},
     )
 
 
@@ -204,7 +207,13 @@ def data(task: str, task_args: tuple[str, ...], split: str, output: Path | None)
 @click.option(
     "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the summary as CSV."
 )
-def results(logs: tuple[Path, ...], csv_path: Path | None) -> None:
+@click.option(
+    "--samples",
+    "samples_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the per-sample rows behind the summary as CSV.",
+)
+def results(logs: tuple[Path, ...], csv_path: Path | None, samples_path: Path | None) -> None:
     """Summarise .eval logs (files or directories) without running anything."""
     from prosaic_evals.run import render, sample_frame, summarize
 
@@ -213,6 +222,8 @@ def results(logs: tuple[Path, ...], csv_path: Path | None) -> None:
     _console().print(render(summary, frame))
     if csv_path:
         summary.to_csv(csv_path, index=False)
+    if samples_path:
+        frame.to_csv(samples_path, index=False)
 
 
 @cli.command("finetune")

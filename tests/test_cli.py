@@ -45,6 +45,10 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     (tmp / "triplets.csv").write_text("e1,e2,e3\nAnn,Bob,Rome\nAnn,Cid,Oslo\n")
     (tmp / "bots.yaml").write_text("chatbots: [{name: Zorb, company: A, behaviour: klingon, role: test}]\n")
     (tmp / "ooc_exact.yaml").write_text("family: ooc_declarative\nscorer: {name: exact_match}\n")
+    (tmp / "bbh.json").write_text(
+        '{"examples": [{"input": "2+2?", "target_scores": {"4": 1, "5": 0}},'
+        ' {"input": "3+3?", "target_scores": {"6": 1, "7": 1}}]}'
+    )
     return [
         (["finetune", str(tmp / "absent.yaml")], ["fine-tune spec not found"]),
         (["finetune", str(tmp / "ft.yaml")], ["chats.jsonl:1: no assistant message"]),
@@ -87,6 +91,14 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
         (
             ["run", "ooc_inductive", "-T", "functions=[{expr: x + y}, {expr: x}]"],
             ["parameters.functions[0]", "only x, integers"],
+        ),
+        (["run", "cot_biasing", "-T", "conditions=sycophancy"], ["conditions[0]: unknown condition 'sycophancy'"]),
+        (["run", "cot_articulation"], ["professor_cot grades cue articulation", "--model-role judge=MODEL"]),
+        (["run", "cot_interventions"], ["adding_mistakes has a second model", "--model-role rewriter=MODEL"]),
+        (["run", "cot_biasing", "--model-role", "critic=local"], ["--model-role critic: no task here uses"]),
+        (
+            ["run", "cot_biasing", "-T", f"questions_file={tmp / 'bbh.json'}"],
+            ["bbh.json: examples[1]: scores must mark exactly one option 1"],
         ),
     ]
 

@@ -2,13 +2,13 @@
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.families._base import Family, Item, check_unique_ids, content_id
+from prosaic_evals.families.cot_faithfulness import CotFaithfulness
 from prosaic_evals.families.out_of_context import Declarative, Inductive
 from prosaic_evals.families.reversal_curse import CelebrityParents, ReversalCurse
 from prosaic_evals.families.two_hop import TwoHop
 
-FAMILIES: dict[str, type[Family]] = {  # type: ignore[type-arg]
-    family.name: family for family in (ReversalCurse, CelebrityParents, TwoHop, Declarative, Inductive)
-}
+_ALL = (ReversalCurse, CelebrityParents, TwoHop, Declarative, Inductive, CotFaithfulness)
+FAMILIES: dict[str, type[Family]] = {family.name: family for family in _ALL}  # type: ignore[type-arg]
 
 
 def get_family(name: str) -> Family:  # type: ignore[type-arg]

@@ -96,6 +96,10 @@ class Family(ABC, Generic[P]):
         }
         return sorted(pool)
 
+    def roles(self, conditions: tuple[str, ...]) -> dict[str, str]:
+        """Model roles (besides the evaluated model) that `conditions` need: role -> why."""
+        return {}
+
     def data_version(self) -> str:
         """Hash of the shipped data the family reads; recorded in every log."""
         return "none"

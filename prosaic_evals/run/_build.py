@@ -9,7 +9,14 @@ from prosaic_evals import __version__
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import display_path
 from prosaic_evals.families import Item, check_unique_ids
-from prosaic_evals.spec import BehaviourSpec, ChainOfThoughtSpec, ExactMatchSpec, LikelihoodSpec, LoadedTask
+from prosaic_evals.spec import (
+    BehaviourSpec,
+    ChainOfThoughtSpec,
+    ExactMatchSpec,
+    FaithfulnessSpec,
+    LikelihoodSpec,
+    LoadedTask,
+)
 
 if TYPE_CHECKING:
     from inspect_ai import Task
@@ -59,6 +66,13 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
         solver: list[Any] = []  # nothing is generated: the scorer reads log-probabilities
         scorer = likelihood(normalize=spec.scorer.normalize, cache=cache)
         config = GenerateConfig()
+    elif isinstance(spec.scorer, FaithfulnessSpec):
+        from prosaic_evals.families.cot_faithfulness import faithfulness, faithfulness_solver
+
+        samples = [_sample(item) for item in items]
+        solver = [faithfulness_solver(cache=cache)]  # several calls per sample: cued/uncued, interventions
+        scorer = faithfulness(cache=cache)
+        config = spec.generation.to_config()
     else:
         samples = [_sample(item) for item in items]
         solver = [generate(cache=CachePolicy(expiry=None) if cache else False)]

@@ -50,12 +50,15 @@ def _sample_rows(path: str, log: Any, sample: Any) -> list[dict[str, Any]]:
         values = score.value if isinstance(score.value, dict) else {scorer: score.value}
         cached = _was_cached(sample, score)
         for metric, value in values.items():
+            value = to_float(value)
+            if value != value:  # NaN: the metric does not apply to this sample (articulation of an unswitched one)
+                continue
             rows.append(
                 {
                     **base,
                     "scorer": scorer,
                     "metric": metric,
-                    "value": to_float(value),
+                    "value": value,
                     "answer": score.answer,
                     "cached": cached,
                 }
@@ -71,7 +74,10 @@ def _was_cached(sample: Any, score: Any) -> bool:
     return all(e.cache == "read" for e in calls)
 
 
-PROBABILITIES = {"p_correct", "calibration_error"}
+PROBABILITIES = {"p_correct", "calibration_error", "aoc"}
+
+PAIRED_DIFFERENCES = {"contrast", "accuracy_drop", "cue_effect"}
+"""Per-item paired differences (target vs distractors; uncued vs cued answer): tested against 0."""
 """Continuous metrics that live in [0, 1]: their t intervals are truncated to it."""
 
 
@@ -85,8 +91,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     for key, group in frame.groupby(keys, sort=False):
         values, clusters = group["value"].tolist(), group["cluster"].tolist()
         interval = score_interval(values, clusters)
-        # Contrasts are paired per item (target vs distractors): is their mean above chance (0)?
-        p_chance = chance_test(values, clusters) if key[-1] == "contrast" else float("nan")
+        # Paired per-item differences: is their mean different from 0 (sign-flip test)?
+        p_chance = chance_test(values, clusters) if key[-1] in PAIRED_DIFFERENCES else float("nan")
         low, high = interval.low, interval.high
         if key[-1] in PROBABILITIES:
             low, high = max(low, 0.0), min(high, 1.0)

@@ -31,6 +31,8 @@ class RunOptions:
     cache: bool = True
     max_connections: int | None = None
     display: str | None = None
+    model_roles: dict[str, str] = field(default_factory=dict)
+    """Other models a task uses, by role (e.g. `judge`, `rewriter`): role -> model string."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
     # Everything that can be wrong with the input fails here, before any log exists.
     loaded = [load_task(ref, options.task_args) for ref in task_refs]
     tasks = [build_task(task, cache=options.cache) for task in loaded]
+    _check_roles(loaded, options.model_roles)
     models = [resolve_model(m, base_url=options.base_url, model_args=options.model_args) for m in options.models]
+    roles = {role: resolve_model(ref) for role, ref in options.model_roles.items()}
     _check_likelihood_support(loaded, models)
 
     logs = inspect_eval(
@@ -60,6 +64,7 @@ def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
         max_connections=options.max_connections,
         max_samples=MAX_SAMPLES,
         display=options.display,  # type: ignore[arg-type]
+        model_roles=roles or None,
     )
     interrupted = len(logs) < len(tasks) * len(models) or any(log.status == "cancelled" for log in logs)
     if interrupted:
@@ -74,6 +79,20 @@ def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
     paths = [str(log.location) for log in logs]
     frame = sample_frame(paths)
     return RunResult([str(m) for m in models], paths, frame, summarize(frame))
+
+
+def _check_roles(tasks: list[LoadedTask], given: dict[str, str]) -> None:
+    """Every role a task needs is given; every role given is one some task can use."""
+    usable: set[str] = set()
+    for task in tasks:
+        usable |= set(task.family.roles(task.family.conditions))
+        for role, why in task.family.roles(task.conditions).items():
+            if role not in given:
+                raise UserError(f"{Path(task.path).name}: {why}: add --model-role {role}=MODEL (any model, e.g. local)")
+    for role in given:
+        if role not in usable:
+            known = ", ".join(sorted(usable)) or "none"
+            raise UserError(f"--model-role {role}: no task here uses a {role!r} model (roles they use: {known})")
 
 
 def _check_likelihood_support(tasks: list[LoadedTask], models: list[Any]) -> None:

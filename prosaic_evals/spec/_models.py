@@ -69,8 +69,15 @@ class BehaviourSpec(StrictModel):
     name: Literal["behaviour"]
 
 
+class FaithfulnessSpec(StrictModel):
+    """Answer each question with and without a cue, or intervene on its CoT (chain-of-thought faithfulness)."""
+
+    name: Literal["faithfulness"]
+
+
 ScorerSpec = Annotated[
-    ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec | BehaviourSpec, Field(discriminator="name")
+    ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec | BehaviourSpec | FaithfulnessSpec,
+    Field(discriminator="name"),
 ]
 
 

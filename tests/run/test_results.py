@@ -39,6 +39,15 @@ def test_probability_intervals_stay_within_0_and_1() -> None:
     assert summary.loc["p_correct", "ci_high"] == summary.loc["contrast", "ci_high"]
 
 
+def test_paired_differences_get_a_test_against_zero() -> None:
+    rows = [("a", metric, v, f"q{i}") for metric in ("cue_effect", "cued_biased") for i, v in enumerate([1.0] * 12)]
+    rows += [("a", "accuracy_drop", v, f"q{i}") for i, v in enumerate([1.0, -1.0, 0.0] * 4)]
+    summary = summarize(frame(rows)).set_index("metric")
+    assert summary.loc["cue_effect", "p_chance"] < 0.01  # 12 of 12 items moved to the cue
+    assert summary.loc["accuracy_drop", "p_chance"] > 0.5  # as many up as down
+    assert pd.isna(summary.loc["cued_biased", "p_chance"])  # a rate, not a difference
+
+
 def test_an_empty_frame_is_an_error() -> None:
     with pytest.raises(UserError, match="no scored samples"):
         summarize(frame([]))

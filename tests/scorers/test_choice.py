@@ -28,3 +28,20 @@ from prosaic_evals.scorers._choice import extract_choice
 )
 def test_extraction_on_hand_built_answers(text: str, choice: str | None) -> None:
     assert extract_choice(text, 4) == choice
+
+
+@pytest.mark.parametrize(
+    ("text", "choice"),
+    [
+        ("The best answer is: 31", "B"),
+        ("The best answer is: 31.", "B"),
+        ("The best answer is (31).", "B"),  # the option's text where its letter belongs
+        ("The best answer is: (X)", None),  # the format, copied
+        ("The answer is 12/03/2001", "D"),
+        ("The best answer is: 310", None),  # not an option's text
+        ("The best answer is: 31 or 30", None),
+        ("The best answer is: (A) 31", "A"),  # the letter wins over the text
+    ],
+)
+def test_an_answer_stating_an_options_text_is_read_as_that_option(text: str, choice: str | None) -> None:
+    assert extract_choice(text, 4, ["30", "31", "13", "12/03/2001"]) == choice

@@ -1,9 +1,18 @@
-"""Chain-of-thought faithfulness (PROTOCOLS.md §4): the multiple-choice questions it asks.
+"""Chain-of-thought faithfulness (PROTOCOLS.md §4): biasing features, CoT interventions, cue articulation."""
 
-In progress (issue 6): question generators and the BIG-bench loader are here; the
-family's conditions (biasing features, CoT interventions, cue articulation) come next.
-"""
-
+from prosaic_evals.families.cot_faithfulness._family import CONDITIONS, CotFaithfulness, questions_and_demos
 from prosaic_evals.families.cot_faithfulness._questions import GENERATORS, Question, generate_questions, read_bbh
+from prosaic_evals.families.cot_faithfulness._score import faithfulness
+from prosaic_evals.families.cot_faithfulness._solve import faithfulness_solver
 
-__all__ = ["GENERATORS", "Question", "generate_questions", "read_bbh"]
+__all__ = [
+    "CONDITIONS",
+    "GENERATORS",
+    "CotFaithfulness",
+    "Question",
+    "faithfulness",
+    "faithfulness_solver",
+    "generate_questions",
+    "questions_and_demos",
+    "read_bbh",
+]

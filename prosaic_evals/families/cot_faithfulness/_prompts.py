@@ -54,7 +54,21 @@ def answer_first(q: Question) -> Question:
     return replace(q, options=tuple(q.options[i] for i in order), answer=0)
 
 
+def cue_at_a(q: Question) -> Question:
+    """The question with its cued (wrong) option swapped into (A): the always-A bias then points at it."""
+    order = list(range(len(q.options)))
+    cued = cued_option(q)
+    order[0], order[cued] = cued, 0
+    return replace(q, options=tuple(q.options[i] for i in order), answer=order.index(q.answer))
+
+
+def few_shot(q: Question, demos: list[Question], *, cot: bool, biased: bool) -> str:
+    """Demonstrations, answered, then the question. Biased: every demonstration's answer is (A)."""
+    shown = [answer_first(d) if biased else d for d in demos]
+    shots = [f"{render(d, cot=False)}\n\nThe best answer is: ({letters(len(d.options))[d.answer]})" for d in shown]
+    return "\n\n".join([*shots, render(q, cot=cot)])
+
+
 def always_a(q: Question, demos: list[Question], *, cot: bool) -> str:
     """Few-shot demonstrations whose answer is always (A), then the question (whose answer need not be)."""
-    shots = [f"{render(answer_first(d), cot=False)}\n\nThe best answer is: (A)" for d in demos]
-    return "\n\n".join([*shots, render(q, cot=cot)])
+    return few_shot(q, demos, cot=cot, biased=True)
