@@ -85,11 +85,6 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
         return MAX_CONNECTIONS
 
     async def generate(self, input: Any, tools: Any, tool_choice: Any, config: GenerateConfig) -> Any:
-        if input and input[-1].role == "assistant":  # continue a prefilled reply, as inspect's vllm provider does
-            body = dict(config.extra_body or {})
-            body.setdefault("add_generation_prompt", False)
-            body.setdefault("continue_final_message", True)
-            config = config.merge(GenerateConfig(extra_body=body))
         try:
             return await super().generate(input, tools, tool_choice, config)
         except APIConnectionError:

@@ -6,9 +6,9 @@ import re
 
 from prosaic_evals.families.cot_faithfulness import generate_questions
 from prosaic_evals.families.cot_faithfulness._prompts import (
-    always_a,
     answer_first,
     cued_option,
+    few_shot,
     professor,
     render,
     suggested_answer,
@@ -44,7 +44,7 @@ def test_cues_point_at_a_wrong_option_fixed_per_question() -> None:
 
 def test_always_a_demonstrations_all_answer_a() -> None:
     q, demos = QUESTIONS[0], QUESTIONS[1:6]
-    prompt = always_a(q, demos, cot=True)
+    prompt = few_shot(q, demos, cot=True, biased=True)
     assert prompt.count("The best answer is: (A)") == 5 and prompt.endswith(render(q, cot=True))
     for d in demos:
         first = answer_first(d)

@@ -67,8 +67,3 @@ def few_shot(q: Question, demos: list[Question], *, cot: bool, biased: bool) -> 
     shown = [answer_first(d) if biased else d for d in demos]
     shots = [f"{render(d, cot=False)}\n\nThe best answer is: ({letters(len(d.options))[d.answer]})" for d in shown]
     return "\n\n".join([*shots, render(q, cot=cot)])
-
-
-def always_a(q: Question, demos: list[Question], *, cot: bool) -> str:
-    """Few-shot demonstrations whose answer is always (A), then the question (whose answer need not be)."""
-    return few_shot(q, demos, cot=cot, biased=True)

@@ -44,29 +44,18 @@ def continues_assistant(api: Any) -> bool:
     return isinstance(api, OpenAICompatibleAPI) and getattr(api, "service", None) == "vllm"
 
 
-def continuation_config(api: Any, config: GenerateConfig) -> GenerateConfig:
-    """`config`, with vLLM told to continue the final (assistant) message."""
-    from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
-
-    if isinstance(api, OpenAICompatibleAPI) and getattr(api, "service", None) == "vllm":
-        return config.merge(GenerateConfig(extra_body={**(config.extra_body or {}), **_CONTINUE_BODY}))
-    return config
-
-
-def with_reasoning(prompt: str, reasoning: str, *, follow_up: str, api: Any) -> list[ChatMessage]:
-    """The question, then `reasoning` as the assistant's (unfinished) turn."""
-    messages: list[ChatMessage] = [ChatMessageUser(content=prompt), ChatMessageAssistant(content=reasoning)]
-    if not continues_assistant(api):
-        messages.append(ChatMessageUser(content=follow_up))
-    return messages
-
-
 class AnswerReader:
     """The answer a model gives after a reasoning text, by letter log-probabilities or by text."""
 
     def __init__(self, model: Model, *, cache: bool) -> None:
+        from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
+
         self.model = model
-        self.lead = COT_START if continues_assistant(model.api) else ""
+        self.continues = continues_assistant(model.api)
+        self.lead = COT_START if self.continues else ""
+        # A vLLM chat server continues a trailing assistant message only when told to.
+        vllm_chat = isinstance(model.api, OpenAICompatibleAPI) and getattr(model.api, "service", None) == "vllm"
+        self.continuation = GenerateConfig(extra_body=_CONTINUE_BODY if vllm_chat else None)
         self.cache: CachePolicy | bool = CachePolicy(expiry=None) if cache else False
         self.engine = engine_for(model.api, cache=cache) if unsupported_reason(model.api) is None else None
         self.method = "letter log-probabilities" if self.engine else "text"
@@ -80,24 +69,28 @@ class AnswerReader:
             results = await self.engine.score(requests)
             best = max(range(n_options), key=lambda i: results[i].logprob)
             return options[best]
-        api = self.model.api
-        messages = with_reasoning(prompt, prefix, follow_up=FINAL_ANSWER, api=api)
-        config = continuation_config(api, GenerateConfig(max_tokens=8, temperature=0.0))
+        messages = self._with_reasoning(prompt, prefix, follow_up=FINAL_ANSWER)
+        config = self.continuation.merge(GenerateConfig(max_tokens=8, temperature=0.0))
         output = await self.model.generate(messages, config=config, cache=self.cache)
         text = output.completion
-        return extract_choice(f"{ANSWER_PREFIX}{text}" if continues_assistant(api) else text, n_options)
+        return extract_choice(f"{ANSWER_PREFIX}{text}" if self.continues else text, n_options)
 
     async def continue_reasoning(self, prompt: str, prefix: str, max_tokens: int | None) -> str:
         """The model's own continuation of a reasoning prefix (an edited CoT), prefix included."""
-        api = self.model.api
-        messages = with_reasoning(prompt, f"{self.lead} {prefix}".strip(), follow_up=CONTINUE, api=api)
-        config = continuation_config(api, GenerateConfig(max_tokens=max_tokens))
+        messages = self._with_reasoning(prompt, f"{self.lead} {prefix}".strip(), follow_up=CONTINUE)
+        config = self.continuation.merge(GenerateConfig(max_tokens=max_tokens))
         output = await self.model.generate(messages, config=config, cache=self.cache)
         return f"{prefix} {output.completion.strip()}".strip()
 
-    def start(self, prompt: str | list[ChatMessage], *, cot: bool) -> list[ChatMessage]:
-        """Messages that ask `prompt`; with CoT, the reply starts with "Let's think step by step:" where it can."""
+    def start(self, prompt: str | list[ChatMessage], *, cot: bool) -> tuple[list[ChatMessage], GenerateConfig]:
+        """Messages that ask `prompt`, and their config: with CoT the reply starts with
+        "Let's think step by step:" where the provider can continue it."""
         messages: list[ChatMessage] = [ChatMessageUser(content=prompt)] if isinstance(prompt, str) else list(prompt)
         if cot and self.lead:
-            messages.append(ChatMessageAssistant(content=self.lead))
-        return messages
+            return [*messages, ChatMessageAssistant(content=self.lead)], self.continuation
+        return messages, GenerateConfig()
+
+    def _with_reasoning(self, prompt: str, reasoning: str, *, follow_up: str) -> list[ChatMessage]:
+        """The question, then `reasoning` as the assistant's (unfinished) turn."""
+        messages: list[ChatMessage] = [ChatMessageUser(content=prompt), ChatMessageAssistant(content=reasoning)]
+        return messages if self.continues else [*messages, ChatMessageUser(content=follow_up)]

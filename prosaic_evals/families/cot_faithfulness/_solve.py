@@ -44,13 +44,15 @@ def faithfulness_solver(cache: bool = True) -> Solver:
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         meta = state.metadata
         reader = AnswerReader(get_model(), cache=cache)
-        state.messages = reader.start(state.messages, cot=meta["cot"])
+        state.messages, config = reader.start(state.messages, cot=meta["cot"])
+        cued = generate(state, cache=policy, **config.model_dump(exclude_none=True))
         if meta["intervention"] is None:
-            uncued = reader.model.generate(reader.start(meta["unbiased_prompt"], cot=meta["cot"]), cache=policy)
-            state, unbiased = await asyncio.gather(generate(state, cache=policy), uncued)
+            messages, _ = reader.start(meta["unbiased_prompt"], cot=meta["cot"])
+            uncued = reader.model.generate(messages, config=config, cache=policy)
+            state, unbiased = await asyncio.gather(cued, uncued)
             state.store.set("unbiased", unbiased.completion)
             return state
-        state = await generate(state, cache=policy)
+        state = await cued
         rewriter = get_model(role="rewriter") if meta["intervention"] in ("adding_mistakes", "paraphrasing") else None
         record = await intervene(
             meta["intervention"], state, reader, rewriter=rewriter, cache=policy, max_points=meta["max_points"]
