@@ -48,6 +48,7 @@ test: lint
 bench: install
 	$(BIN)/python tests/benchmarks/bench_harness.py
 	$(BIN)/python tests/benchmarks/bench_finetune.py
+	$(BIN)/python tests/benchmarks/bench_probes.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,68 @@ def study(file: Path) -> None:
     _, comparison, output = run_study(file)
     _console().print(render_comparison(comparison))
     click.echo(f"Results: {output} (study.json, comparison.csv/.json, scores.csv, samples.csv, logs/)")
+
+
+def _ints(value: str | None) -> list[int] | None:
+    if value is None or value == "all":
+        return None
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--layers: {value!r} is not a comma-separated list of layer numbers (or all)") from None
+
+
+@cli.command()
+@click.argument("target")
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    help="Local model(s): local, a directory, variant/<name>. "
+    "The first is the baseline the others are compared with. Default: the probe file's, else local.",
+)
+@click.option(
+    "-T",
+    "task_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Parameter of the task the items come from, e.g. -T facts_per_subset=10.",
+)
+@click.option("--layers", help="Comma-separated layers (0 = embeddings), or all (default).")
+@click.option("--positions", help="Comma-separated positions: last, end, entity:<field> (default: the question's).")
+@click.option("--probe", "probes", multiple=True, help="logistic and/or mass_mean (default: both).")
+@click.option(
+    "--control",
+    "controls",
+    multiple=True,
+    help="shuffled, control_task, random_init (default: all three); --control none for none.",
+)
+@click.option("--folds", type=click.IntRange(min=2), help="Grouped cross-validation folds (default 5).")
+@click.option("--seed", type=int, help="Folds, controls and bootstrap seed (default 0).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: logs/probes/<name>-<time>).")  # fmt: skip
+def probe(target: str, models: tuple[str, ...], task_args: tuple[str, ...], layers: str | None,
+          positions: str | None, probes: tuple[str, ...], controls: tuple[str, ...], folds: int | None,
+          seed: int | None, output: Path | None) -> None:  # fmt: skip
+    """Linear probes on local weights: TARGET is a probe file or a task (its family's built-in question).
+
+    Writes results.csv (accuracy, AUROC, intervals, p, BH per layer), comparison.csv (each model
+    against the first), predictions.parquet (per item), probe.json and score_by_layer.png/.pdf.
+    """
+    from prosaic_evals.probes import load_job, render_probe, run_probe
+
+    chosen = [c for c in _split_models(controls) if c != "none"] if controls else None
+    job = load_job(target, {
+        "models": _split_models(models), "layers": _ints(layers), "probes": _split_models(probes),
+        "positions": _split_models([positions]) if positions else None, "folds": folds, "seed": seed,
+    }, parameters=_pairs("-T", task_args))  # fmt: skip
+    if chosen is not None:
+        job.controls = chosen
+    output = output or Path("logs") / "probes" / f"{job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = run_probe(job, output, say=lambda message: click.echo(message, err=True))
+    _console().print(render_probe(result))
+    click.echo(f"Results: {result.output} (results.csv, comparison.csv, predictions.parquet, probe.json, figures)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

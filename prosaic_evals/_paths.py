@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HOME_ENV = "PROSAIC_EVALS_HOME"
@@ -44,3 +48,18 @@ def tasks_dir() -> Path:
 def datasets_dir() -> Path:
     """Directory of the shipped data files (with `manifest.json`)."""
     return _shipped("datasets")
+
+
+@contextmanager
+def write_folder(target: Path) -> Iterator[Path]:
+    """A temporary sibling folder to fill, renamed to `target` (replacing it) only if the block succeeds,
+    so an interrupted write never leaves a half-written folder behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

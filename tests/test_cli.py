@@ -49,7 +49,38 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
         '{"examples": [{"input": "2+2?", "target_scores": {"4": 1, "5": 0}},'
         ' {"input": "3+3?", "target_scores": {"6": 1, "7": 1}}]}'
     )
+    (tmp / "one_class.jsonl").write_text(
+        '{"text": "A.", "label": "x", "group": "a"}\n{"text": "B.", "label": "x", "group": "b"}\n'
+    )
+    (tmp / "one_class.yaml").write_text("data: one_class.jsonl\npositions: [end]\nfolds: 2\n")
+    (tmp / "no_entity.jsonl").write_text(
+        '{"text": "Ada is tall.", "label": "x", "group": "a", "name": "Bo"}\n'
+        '{"text": "Cy is short.", "label": "y", "group": "c", "name": "Cy"}\n'
+    )
+    (tmp / "no_entity.yaml").write_text("data: no_entity.jsonl\npositions: ['entity:name']\nfolds: 2\n")
+    small = ["-T", "facts_per_subset=2", "-T", "heldout_templates=1", "--folds", "2"]
     return [
+        (
+            ["probe", "reversal_curse", "-m", "openai/gpt-4o"],
+            ["'openai/gpt-4o' is an API model: probes need local weights"],
+        ),
+        (
+            ["probe", "reversal_curse", *small, "--layers", "0,99"],
+            ["layer 99 is out of range: this model has layers 0 to 30"],
+        ),
+        (["probe", "reversal_curse", "--layers", "0,ten"], ["--layers: '0,ten' is not a comma-separated list"]),
+        (
+            ["probe", "reversal_curse", *small, "--positions", "entity:city"],
+            ["position entity:city: the item has no 'city' value"],
+        ),
+        (
+            ["probe", str(tmp / "no_entity.yaml")],
+            ["no_entity.jsonl: item 1: position entity:name: 'Bo' does not occur in"],
+        ),
+        (["probe", str(tmp / "one_class.yaml")], ["labels have a single class ('x')"]),
+        (["probe", "reversal_curse", "--probe", "svm"], ["unknown probe 'svm'"]),
+        (["probe", "reversal_curse", "--control", "placebo"], ["unknown control 'placebo'"]),
+        (["probe", "cot_biasing"], ["family 'cot_faithfulness' has no built-in probe question"]),
         (["finetune", str(tmp / "absent.yaml")], ["fine-tune spec not found"]),
         (["finetune", str(tmp / "ft.yaml")], ["chats.jsonl:1: no assistant message"]),
         (["finetune", str(tmp / "ft_bad.yaml")], ["ft_bad.yaml: backend: Input should be 'local' or 'openai'"]),

@@ -11,14 +11,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from prosaic_evals._data import sha256_file
 from prosaic_evals._errors import UserError
-from prosaic_evals._paths import home
+from prosaic_evals._paths import home, write_folder
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
 EMBEDDED_DIR_ENV = "PROSAIC_EVALS_MODEL_DIR"
@@ -52,17 +50,8 @@ def ensure_embedded_model() -> Path:
         return target
     source = gguf_path()
     print(f"Converting the embedded model {GGUF_FILE} to {target} (once, about 20 s)...", file=sys.stderr)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Convert into a sibling temporary directory and rename it into place, so an
-    # interrupted conversion never leaves a half-written model behind.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with write_folder(target) as tmp:  # an interrupted conversion leaves no half-written model
         _convert(source, tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -3,7 +3,7 @@
 One forward pass per batch (right padding, so a causal model's positions are unaffected);
 the hidden states at the requested layers and positions are copied out and the batch is
 dropped, and every `chunk` texts go to one `.npy` file: memory does not grow with the
-number of texts. The folder is keyed by (model identity, texts and their token positions,
+number of texts. The folder is keyed by (model identity, token ids and their positions,
 positions, layers) and written under a temporary name then renamed, so an interrupted
 extraction leaves nothing half-written and a repeated one is read from disk.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from prosaic_evals._errors import UserError
-from prosaic_evals._paths import home
+from prosaic_evals._paths import home, write_folder
+from prosaic_evals.probes._positions import Located
 from prosaic_evals.probes._weights import LocalModel
 
 META = "activations.json"
@@ -60,17 +59,16 @@ def check_layers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
     return sorted(set(layers))
 
 
-def cache_key(identity: str, texts: Sequence[str], indices: Sequence[Sequence[int]], positions: Sequence[str],
-              layers: Sequence[int]) -> str:  # fmt: skip
-    digest = hashlib.sha256(json.dumps([identity, list(texts), [list(i) for i in indices], list(positions),
-                                        list(layers)]).encode())  # fmt: skip
+def cache_key(identity: str, located: Located, positions: Sequence[str], layers: Sequence[int]) -> str:
+    digest = hashlib.sha256(
+        json.dumps([identity, located.ids, located.indices, list(positions), list(layers)]).encode()
+    )
     return digest.hexdigest()[:24]
 
 
 def extract(
     lm: LocalModel,
-    texts: Sequence[str],
-    indices: Sequence[Sequence[int]],
+    located: Located,
     *,
     positions: Sequence[str],
     layers: Sequence[int],
@@ -79,40 +77,40 @@ def extract(
     root: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Activations:
-    """Activations of `texts` at token `indices` (one per position name), from the cache if there."""
+    """Activations of the `located` texts at their token indices (one per position name), from the cache if there."""
     root = root or home() / "activations"
-    target = root / cache_key(lm.identity, texts, indices, positions, layers)
+    target = root / cache_key(lm.identity, located, positions, layers)
     if (target / META).is_file():
         return Activations.open(target)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
-    try:
-        for number, start in enumerate(range(0, len(texts), chunk)):
-            stop = min(start + chunk, len(texts))
-            block = _forward(lm, texts[start:stop], indices[start:stop], list(layers), batch_size)
+    with write_folder(target) as tmp:
+        n = len(located.ids)
+        for number, start in enumerate(range(0, n, chunk)):
+            stop = min(start + chunk, n)
+            block = _forward(lm, located.ids[start:stop], located.indices[start:stop], list(layers), batch_size)
             np.save(tmp / f"chunk-{number:05d}.npy", block)
             if progress:
-                progress(stop, len(texts))
-        meta = {"identity": lm.identity, "positions": list(positions), "layers": list(layers), "n": len(texts)}
+                progress(stop, n)
+        meta = {"identity": lm.identity, "positions": list(positions), "layers": list(layers), "n": n}
         (tmp / META).write_text(json.dumps(meta))
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return Activations.open(target)
 
 
-def _forward(lm: LocalModel, texts: Sequence[str], indices: Sequence[Sequence[int]], layers: list[int],
-             batch_size: int) -> np.ndarray:  # fmt: skip
+def _forward(
+    lm: LocalModel,
+    token_ids: Sequence[Sequence[int]],
+    indices: Sequence[Sequence[int]],
+    layers: list[int],
+    batch_size: int,
+) -> np.ndarray:
     import torch
 
     tokenizer, model = lm.tokenizer, lm.model
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
+    body = model.get_decoder() if hasattr(model, "get_decoder") else model  # no vocabulary projection needed
     out = []
-    for start in range(0, len(texts), batch_size):
-        ids = [tokenizer(t, add_special_tokens=True)["input_ids"] for t in texts[start : start + batch_size]]
+    for start in range(0, len(token_ids), batch_size):
+        ids = token_ids[start : start + batch_size]
         width = max(len(i) for i in ids)
         batch = torch.full((len(ids), width), pad, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)
@@ -120,7 +118,7 @@ def _forward(lm: LocalModel, texts: Sequence[str], indices: Sequence[Sequence[in
             batch[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
         with torch.no_grad():
-            states = model(input_ids=batch.to(device), attention_mask=mask.to(device), output_hidden_states=True)
+            states = body(input_ids=batch.to(device), attention_mask=mask.to(device), output_hidden_states=True)
         hidden = torch.stack([states.hidden_states[layer] for layer in layers], dim=1)  # (b, layers, t, d)
         where = torch.tensor([list(i) for i in indices[start : start + batch_size]], device=device)  # (b, positions)
         rows = torch.arange(len(ids), device=device)[:, None]

@@ -11,11 +11,24 @@ A position the tokenizer cannot locate is a one-line error naming the item and t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prosaic_evals._errors import UserError
 
 BUILTIN = ("last", "end")
+
+
+@dataclass(frozen=True)
+class Located:
+    """Token ids of each text and, per text, one token index per position name."""
+
+    ids: list[list[int]]
+    indices: list[list[int]]
+
+    def tokens_at(self, k: int) -> list[int]:
+        """The token id at the k-th position of every text (the word type a control task keys on)."""
+        return [ids[where[k]] for ids, where in zip(self.ids, self.indices, strict=True)]
 
 
 def check_position(name: str) -> str:
@@ -49,8 +62,8 @@ def token_index(offsets: Sequence[tuple[int, int]], end: int, where: str, name: 
 
 
 def locate(tokenizer: Any, texts: Sequence[str], fields: Sequence[Mapping[str, Any]], names: Sequence[str],
-           where: Sequence[str]) -> list[list[int]]:  # fmt: skip
-    """Token indices, one list per text with one index per position name."""
+           where: Sequence[str]) -> Located:  # fmt: skip
+    """Tokenize `texts` once; token indices, one list per text with one index per position name."""
     if not getattr(tokenizer, "is_fast", False):
         raise UserError("locating positions needs a fast tokenizer (with character offsets)")
     encoded = tokenizer(list(texts), return_offsets_mapping=True, add_special_tokens=True)
@@ -58,4 +71,4 @@ def locate(tokenizer: Any, texts: Sequence[str], fields: Sequence[Mapping[str, A
     for i, text in enumerate(texts):
         offsets = encoded["offset_mapping"][i]
         out.append([token_index(offsets, char_end(n, text, fields[i], where[i]), where[i], n) for n in names])
-    return out
+    return Located([list(ids) for ids in encoded["input_ids"]], out)

@@ -94,3 +94,13 @@ def _load(path: str, dtype: str) -> tuple[Any, Any]:
     except OSError as e:
         raise UserError(f"cannot load local weights from {path!r}: {str(e).splitlines()[0]}") from None
     return model, tokenizer
+
+
+def random_like(lm: LocalModel, seed: int = 0) -> LocalModel:
+    """The same architecture with freshly initialised weights: the probe's untrained-model control."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(lm.model.config, dtype=lm.model.dtype).eval()  # type: ignore[no-untyped-call]
+    return LocalModel(f"{lm.name} (random init)", f"{lm.identity}:random-init:{seed}", model, lm.tokenizer)

@@ -48,9 +48,9 @@ def tiny(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_positions_are_the_intended_tokens(embedded: Any) -> None:
     tok = embedded.tokenizer
     names = ["last", "end", "entity:name"]
-    indices = locate(tok, TEXTS, FIELDS, names, WHERE)
-    for text, (last, end, entity), fields in zip(TEXTS, indices, FIELDS, strict=True):
-        ids = tok(text)["input_ids"]
+    located = locate(tok, TEXTS, FIELDS, names, WHERE)
+    for text, ids, (last, end, entity), fields in zip(TEXTS, located.ids, located.indices, FIELDS, strict=True):
+        assert ids == tok(text)["input_ids"]
         assert last == len(ids) - 1
         assert tok.decode(ids[: end + 1]).rstrip() == text.rstrip(".!?").rstrip()  # up to the last word
         prefix = tok.decode(ids[: entity + 1])
@@ -85,9 +85,10 @@ def test_batched_chunked_extraction_equals_a_plain_forward_pass(embedded: Any, t
     import torch
 
     names, layers = ["last", "entity:name"], [0, 15, 30]
-    indices = locate(embedded.tokenizer, TEXTS, FIELDS, names, WHERE)
+    located = locate(embedded.tokenizer, TEXTS, FIELDS, names, WHERE)
+    indices = located.indices
     seen: list[int] = []
-    acts = extract(embedded, TEXTS, indices, positions=names, layers=layers, batch_size=3, chunk=3, root=tmp_path,
+    acts = extract(embedded, located, positions=names, layers=layers, batch_size=3, chunk=3, root=tmp_path,
                    progress=lambda done, total: seen.append(done))  # fmt: skip
     assert len(acts.chunks()) == 3 and seen == [3, 6, 7] and acts.n == 7
     for i, text in enumerate(TEXTS):  # one text at a time, no padding
@@ -99,10 +100,10 @@ def test_batched_chunked_extraction_equals_a_plain_forward_pass(embedded: Any, t
                 expected = states[layer][0, indices[i][p]].numpy()
                 np.testing.assert_allclose(acts.get(name, layer)[i], expected, rtol=1e-4, atol=1e-4)
 
-    again = extract(embedded, TEXTS, indices, positions=names, layers=layers, root=tmp_path,
+    again = extract(embedded, located, positions=names, layers=layers, root=tmp_path,
                     progress=lambda done, total: seen.append(-1))  # fmt: skip
     assert again.path == acts.path and -1 not in seen  # read from the cache, nothing recomputed
-    other = extract(embedded, TEXTS, indices, positions=names, layers=[0], root=tmp_path)
+    other = extract(embedded, located, positions=names, layers=[0], root=tmp_path)
     assert other.path != acts.path  # another layer set is another cache entry
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
@@ -110,6 +111,6 @@ def test_batched_chunked_extraction_equals_a_plain_forward_pass(embedded: Any, t
 @pytest.mark.slow
 def test_the_random_model_has_the_architecture_and_other_weights(embedded: Any, tiny: Any, tmp_path: Path) -> None:
     assert type(tiny.model) is type(embedded.model) and tiny.identity != embedded.identity
-    indices = locate(tiny.tokenizer, TEXTS, FIELDS, ["last"], WHERE)
-    acts = extract(tiny, TEXTS, indices, positions=["last"], layers=[0, 2], root=tmp_path)
+    located = locate(tiny.tokenizer, TEXTS, FIELDS, ["last"], WHERE)
+    acts = extract(tiny, located, positions=["last"], layers=[0, 2], root=tmp_path)
     assert acts.get("last", 2).shape == (7, 64)

@@ -76,7 +76,7 @@ class TwoHop(Family[TwoHopParameters]):
     scorers = frozenset({"exact_match", "likelihood", "chain_of_thought"})
 
     def items(self, params: TwoHopParameters) -> list[Item]:
-        triplets, templates = _triplets(params), split_templates(seed=params.seed, heldout=params.heldout_templates)
+        triplets, templates = triplets_of(params), split_templates(seed=params.seed, heldout=params.heldout_templates)
         held = templates.heldout
         separate = [t for t in triplets if t.subset != "same_document"]
         undemoed = [t for t in triplets if t.subset == "undemoed"]
@@ -90,7 +90,7 @@ class TwoHop(Family[TwoHopParameters]):
         return items
 
     def train_records(self, params: TwoHopParameters) -> list[dict[str, Any]]:
-        triplets, templates = _triplets(params), split_templates(seed=params.seed, heldout=params.heldout_templates)
+        triplets, templates = triplets_of(params), split_templates(seed=params.seed, heldout=params.heldout_templates)
         train = templates.train
         if params.train_templates is not None:
             train = {kind: kinds[: params.train_templates] for kind, kinds in train.items()}
@@ -115,7 +115,8 @@ class TwoHop(Family[TwoHopParameters]):
         return data_version()
 
 
-def _triplets(params: TwoHopParameters) -> list[Triplet]:
+def triplets_of(params: TwoHopParameters) -> list[Triplet]:
+    """The triplets `params` describe (generated, or read from the user's file)."""
     check = single_token_check(params.tokenizer)
     if params.triplets_file is not None:
         return read_triplets(

@@ -1,0 +1,112 @@
+"""Probe files and task references -> a `ProbeJob`.
+
+A probe file (YAML) names a built-in question and the task whose parameters generate its
+items, or a data file of the user's own texts and labels::
+
+    question: reversal_curse.truth    # or  data: my_probe.jsonl
+    task: reversal_curse               # the task file whose parameters are used
+    parameters: {facts_per_subset: 20} # overrides of that task's parameters
+    models: [local, variant/reversal-curse-smollm2-lora]
+    layers: [0, 6, 12, 18, 24, 30]     # default: every layer
+    positions: [end]                   # default: the question's own
+    probes: [logistic, mass_mean]
+    controls: [shuffled, control_task, random_init]
+    folds: 5
+    seed: 0
+
+A task reference instead of a probe file (`prosaic-evals probe reversal_curse`) probes
+that task's family question with the task's parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from prosaic_evals._errors import UserError
+from prosaic_evals._paths import display_path
+from prosaic_evals._strict import StrictModel
+from prosaic_evals.probes._data import ProbeData, read_probe_file
+from prosaic_evals.probes._questions import QUESTIONS, question_for_family
+from prosaic_evals.probes._run import CONTROLS, ProbeJob
+
+
+class ProbeSpec(StrictModel):
+    question: str | None = None
+    data: Path | None = None
+    task: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=lambda: ["local"])
+    layers: list[int] | None = None
+    positions: list[str] | None = None
+    probes: list[str] = Field(default_factory=lambda: ["logistic", "mass_mean"])
+    controls: list[str] = Field(default_factory=lambda: list(CONTROLS))
+    folds: int = Field(default=5, ge=2)
+    seed: int = 0
+    bootstrap: int = Field(default=2000, ge=100)
+    batch_size: int = Field(default=16, ge=1)
+
+
+def is_probe_file(ref: str) -> bool:
+    path = Path(ref).expanduser()
+    if not (path.is_file() and path.suffix in (".yaml", ".yml")):
+        return False
+    from prosaic_evals.spec._load import read_yaml
+
+    return "family" not in read_yaml(path)  # a task file names its family; a probe file does not
+
+
+def load_job(ref: str, overrides: dict[str, Any], parameters: dict[str, Any] | None = None) -> ProbeJob:
+    """A probe file or a task reference, with command-line overrides (None: not given) and task parameters."""
+    from prosaic_evals.spec._load import read_yaml, validate
+
+    given = {k: v for k, v in overrides.items() if v not in (None, [], ())}
+    if is_probe_file(ref):
+        path = Path(ref).expanduser()
+        raw = read_yaml(path)
+        raw = {**raw, **given, "parameters": {**(raw.get("parameters") or {}), **(parameters or {})}}
+        spec = validate(ProbeSpec, raw, source=path)
+        name, base = path.stem, path.parent
+    else:
+        spec = ProbeSpec(task=ref, parameters=parameters or {}, **given)
+        name, base = Path(ref).stem, Path.cwd()
+    data, positions, provenance = _dataset(spec, base)
+    return ProbeJob(
+        name=name, data=data, models=spec.models, positions=spec.positions or positions, layers=spec.layers,
+        probes=spec.probes, controls=spec.controls, folds=spec.folds, seed=spec.seed, replicates=spec.bootstrap,
+        batch_size=spec.batch_size, provenance=provenance,
+    )  # fmt: skip
+
+
+def _dataset(spec: ProbeSpec, base: Path) -> tuple[ProbeData, list[str], dict[str, Any]]:
+    if spec.data is not None:
+        if spec.question or spec.task:
+            raise UserError("a probe file gives either data (your own texts) or question/task, not both")
+        if spec.positions is None:
+            raise UserError(f"{spec.data}: give positions (last, end or entity:<field>) for your own data")
+        path = spec.data if spec.data.is_absolute() else base / spec.data
+        return read_probe_file(path), [], {"data_file": str(path)}
+    from prosaic_evals.spec import load_task
+
+    task = load_task(spec.task or _default_task(spec.question), spec.parameters)
+    question = spec.question or question_for_family(task.family.name)
+    if question not in QUESTIONS:
+        raise UserError(f"unknown probe question {question!r} (built-in: {', '.join(QUESTIONS)})")
+    wanted = QUESTIONS[question]
+    if wanted.family != task.family.name:
+        raise UserError(f"question {question} needs a {wanted.family} task, {task.name} is {task.family.name}")
+    data = wanted.build(task.params, task.name)
+    provenance = {"question": question, "task": task.name, "task_file": display_path(task.path),
+                  "task_parameters": task.params.model_dump(mode="json"),
+                  "data_version": task.family.data_version()}  # fmt: skip
+    return data, list(wanted.positions), provenance
+
+
+def _default_task(question: str | None) -> str:
+    if question is None:
+        raise UserError("a probe file needs a question (with a task) or a data file")
+    if question not in QUESTIONS:
+        raise UserError(f"unknown probe question {question!r} (built-in: {', '.join(QUESTIONS)})")
+    return QUESTIONS[question].family
