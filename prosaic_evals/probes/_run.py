@@ -158,7 +158,12 @@ def _targets(job: ProbeJob, y: np.ndarray, types: np.ndarray, fold: np.ndarray) 
     rng = np.random.default_rng(job.seed)
     targets: dict[str, np.ndarray | None] = {"task": y}
     if "shuffled" in job.controls:
-        targets["shuffled"] = rng.permutation(y)
+        # permuted within each fold: every fold keeps the task's class counts. A permutation across
+        # folds unbalances them, and pooled out-of-fold scores then sit below chance.
+        shuffled = y.copy()
+        for f in np.unique(fold):
+            shuffled[fold == f] = rng.permutation(y[fold == f])
+        targets["shuffled"] = shuffled
     if "control_task" in job.controls:
         # Hewitt & Liang (2019): each word type at the position gets a random label drawn from
         # the task's label distribution; a probe solves it only by memorising word types.

@@ -176,3 +176,21 @@ def test_user_probe_files(tmp_path: Path) -> None:
     blank.write_text("text,label,group\nAda,yes,a\nBo,,b\n")
     with pytest.raises(UserError, match=r"blank\.csv: row 2: empty 'label'"):
         read_probe_file(blank)
+
+
+def test_shuffled_labels_keep_each_folds_class_counts() -> None:
+    """Permuting across folds unbalances them and pushes pooled out-of-fold scores below chance."""
+    from collections import Counter
+
+    from prosaic_evals.probes._run import _targets
+
+    _, groups = entity_data()
+    y = np.random.default_rng(5).integers(0, 2, len(groups))
+    fold = grouped_folds(y, groups, 5, 0)
+    data = ProbeData(ids=[str(i) for i in range(len(y))], texts=["t"] * len(y), labels=["a"] * len(y),
+                     groups=[str(g) for g in groups], conditions=[""] * len(y))  # fmt: skip
+    job = ProbeJob("x", data, ["m"], ["end"], controls=["shuffled"])
+    shuffled = _targets(job, y, np.zeros(len(y), dtype=int), fold)["shuffled"]
+    assert shuffled is not None and not np.array_equal(shuffled, y)
+    for f in range(5):
+        assert Counter(shuffled[fold == f].tolist()) == Counter(y[fold == f].tolist())
