@@ -123,7 +123,9 @@ def test_controls_and_comparisons_on_synthetic_models(tmp_path: Path) -> None:
         null = row(model, layer)
         assert null["auroc_low"] < 0.5 < null["auroc_high"] or abs(null["auroc"] - 0.5) < 0.15, (model, layer)
     shuffled = row("trained", 1, "shuffled")
-    assert abs(shuffled["auroc"] - 0.5) < 0.15 and shuffled["auroc_low"] < 0.5 < shuffled["auroc_high"]
+    # near chance; cross-validated scores under the null lean a little below it (a held-out item is
+    # missing from its own class's training mean), and the interval leaves out training variance
+    assert abs(shuffled["auroc"] - 0.5) < 0.1 and shuffled["auroc"] < strong["auroc_low"]
     control = row("trained", 1, "control_task")
     assert control["accuracy"] < 0.75  # word types here carry no label, so the control task is not learnt
     assert strong["selectivity"] == pytest.approx(strong["accuracy"] - control["accuracy"])
