@@ -21,8 +21,7 @@ from prosaic_evals._errors import UserError
 from prosaic_evals._paths import write_folder
 from prosaic_evals.probes._data import ProbeData, check_labels
 from prosaic_evals.probes._extract import Activations, check_layers, extract
-from prosaic_evals.probes._fit import CS, Probe, Scores, check_probe, grouped_folds, out_of_fold
-from prosaic_evals.probes._fit import INNER_FOLDS as INNER
+from prosaic_evals.probes._fit import CS, INNER_FOLDS, Probe, Scores, check_probe, grouped_folds, out_of_fold
 from prosaic_evals.probes._metrics import Bootstrap, Estimate, accuracy, auroc
 from prosaic_evals.probes._positions import Located, check_position, locate
 from prosaic_evals.probes._weights import load_local, random_like
@@ -337,7 +336,7 @@ def _meta(job: ProbeJob, acts: dict[str, Activations], identities: dict[str, str
         "bootstrap_replicates": job.replicates,
         "methods": {
             "folds": "StratifiedGroupKFold by group; scaler, means and C fitted on training folds only",
-            "logistic": f"L2 logistic regression, C by grouped inner {INNER} fold CV over {CS}",
+            "logistic": f"L2 logistic regression, C by grouped inner {INNER_FOLDS} fold CV over {CS}",
             "mass_mean": "difference of class means, threshold half-way",
             "intervals": "95% percentile cluster bootstrap (groups resampled)",
             "p": "AUROC vs 0.5 (differences vs 0) by inverting the cluster-bootstrap interval",

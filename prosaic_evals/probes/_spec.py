@@ -49,23 +49,25 @@ class ProbeSpec(StrictModel):
     batch_size: int = Field(default=16, ge=1)
 
 
-def is_probe_file(ref: str) -> bool:
-    path = Path(ref).expanduser()
-    if not (path.is_file() and path.suffix in (".yaml", ".yml")):
-        return False
+def _probe_file(ref: str) -> dict[str, Any] | None:
+    """The contents of `ref` if it is a probe file (a YAML file naming no family), else None."""
     from prosaic_evals.spec._load import read_yaml
 
-    return "family" not in read_yaml(path)  # a task file names its family; a probe file does not
+    path = Path(ref).expanduser()
+    if not (path.is_file() and path.suffix in (".yaml", ".yml")):
+        return None
+    raw = read_yaml(path)
+    return None if "family" in raw else raw  # a task file names its family; a probe file does not
 
 
 def load_job(ref: str, overrides: dict[str, Any], parameters: dict[str, Any] | None = None) -> ProbeJob:
     """A probe file or a task reference, with command-line overrides (None: not given) and task parameters."""
-    from prosaic_evals.spec._load import read_yaml, validate
+    from prosaic_evals.spec._load import validate
 
     given = {k: v for k, v in overrides.items() if v not in (None, [], ())}
-    if is_probe_file(ref):
+    raw = _probe_file(ref)
+    if raw is not None:
         path = Path(ref).expanduser()
-        raw = read_yaml(path)
         raw = {**raw, **given, "parameters": {**(raw.get("parameters") or {}), **(parameters or {})}}
         spec = validate(ProbeSpec, raw, source=path)
         name, base = path.stem, path.parent
@@ -90,10 +92,12 @@ def _dataset(spec: ProbeSpec, base: Path) -> tuple[ProbeData, list[str], dict[st
         return read_probe_file(path), [], {"data_file": str(path)}
     from prosaic_evals.spec import load_task
 
-    task = load_task(spec.task or _default_task(spec.question), spec.parameters)
+    if spec.question is None and spec.task is None:
+        raise UserError("a probe file needs a question (with a task) or a data file")
+    if spec.question is not None and spec.question not in QUESTIONS:
+        raise UserError(f"unknown probe question {spec.question!r} (built-in: {', '.join(QUESTIONS)})")
+    task = load_task(spec.task or QUESTIONS[str(spec.question)].family, spec.parameters)
     question = spec.question or question_for_family(task.family.name)
-    if question not in QUESTIONS:
-        raise UserError(f"unknown probe question {question!r} (built-in: {', '.join(QUESTIONS)})")
     wanted = QUESTIONS[question]
     if wanted.family != task.family.name:
         raise UserError(f"question {question} needs a {wanted.family} task, {task.name} is {task.family.name}")
@@ -102,11 +106,3 @@ def _dataset(spec: ProbeSpec, base: Path) -> tuple[ProbeData, list[str], dict[st
                   "task_parameters": task.params.model_dump(mode="json"),
                   "data_version": task.family.data_version()}  # fmt: skip
     return data, list(wanted.positions), provenance
-
-
-def _default_task(question: str | None) -> str:
-    if question is None:
-        raise UserError("a probe file needs a question (with a task) or a data file")
-    if question not in QUESTIONS:
-        raise UserError(f"unknown probe question {question!r} (built-in: {', '.join(QUESTIONS)})")
-    return QUESTIONS[question].family
