@@ -119,9 +119,9 @@ def _forward(
             mask[row, : len(seq)] = 1
         with torch.no_grad():
             states = body(input_ids=batch.to(device), attention_mask=mask.to(device), output_hidden_states=True)
-        hidden = torch.stack([states.hidden_states[layer] for layer in layers], dim=1)  # (b, layers, t, d)
         where = torch.tensor([list(i) for i in indices[start : start + batch_size]], device=device)  # (b, positions)
         rows = torch.arange(len(ids), device=device)[:, None]
-        picked = hidden.permute(0, 2, 1, 3)[rows, where]  # (b, positions, layers, d)
+        # pick the positions layer by layer: stacking whole hidden states first would copy them all
+        picked = torch.stack([states.hidden_states[layer][rows, where] for layer in layers], dim=2)  # (b, p, l, d)
         out.append(picked.float().cpu().numpy())
     return np.concatenate(out)
