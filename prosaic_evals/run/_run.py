@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from prosaic_evals._errors import Interrupted, UserError
-from prosaic_evals.models import resolve_model
+from prosaic_evals.models import model_record, resolve_model
 from prosaic_evals.run._build import build_task
 from prosaic_evals.run._results import sample_frame, summarize
 from prosaic_evals.spec import LikelihoodSpec, LoadedTask, load_task
@@ -65,6 +65,8 @@ def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
         max_samples=MAX_SAMPLES,
         display=options.display,  # type: ignore[arg-type]
         model_roles=roles or None,
+        # every log names the identities of the models run with it (reports cite them)
+        metadata={"models": {str(m): model_record(m) for m in [*models, *roles.values()]}},
     )
     interrupted = len(logs) < len(tasks) * len(models) or any(log.status == "cancelled" for log in logs)
     if interrupted:

@@ -8,7 +8,7 @@ from prosaic_evals.stats._intervals import (
     score_interval,
     wilson,
 )
-from prosaic_evals.stats._paired import PairedResult, adjust, chance_test, compare_paired, newcombe_paired
+from prosaic_evals.stats._paired import PairedResult, adjust, chance_test, compare_paired, n_needed, newcombe_paired
 
 __all__ = [
     "Interval",
@@ -18,6 +18,7 @@ __all__ = [
     "cluster_variance_of_mean",
     "compare_paired",
     "mean_interval",
+    "n_needed",
     "newcombe_paired",
     "proportion_interval",
     "score_interval",

@@ -47,6 +47,9 @@ class PairedResult:
     mde: float
     """Smallest |difference| this design detects with 80% power at alpha 0.05."""
 
+    se: float
+    """Standard error of the difference (cluster-robust when items share clusters)."""
+
     effects: dict[str, float] = field(default_factory=dict)
 
 
@@ -104,7 +107,7 @@ def _binary(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_resamples: int, 
     }
     se = _se_difference(x - y, groups) or float(np.sqrt(2 * _floor((p1 + p2) / 2, n_eff) / n_eff))
     method = "Newcombe paired" + ("" if g == n else f", clustered (n_eff {n_eff:.0f})")
-    return PairedResult(n, g, p2, p1, p1 - p2, low, high, method, p, test, _mde(se, g), effects)
+    return PairedResult(n, g, p2, p1, p1 - p2, low, high, method, p, test, _mde(se, g), se, effects)
 
 
 def _continuous(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_resamples: int, seed: int) -> PairedResult:
@@ -119,7 +122,7 @@ def _continuous(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_resamples: i
     p = _sign_flip(x, y, groups, n_resamples, seed)
     method = "t" + ("" if g == n else ", clustered")
     return PairedResult(n, g, float(y.mean()), float(x.mean()), mean, mean - half, mean + half, method, p, test,
-                        _mde(se, g), effects)  # fmt: skip
+                        _mde(se, g), se, effects)  # fmt: skip
 
 
 def newcombe_paired(a: float, b: float, c: float, d: float, *, n_eff: float | None = None) -> tuple[float, float]:
@@ -188,6 +191,24 @@ def _floor(p: float, n: float) -> float:
     """p(1 - p), kept away from 0 so a design with no variation still gets a finite MDE."""
     p = min(max(p, 0.5 / n), 1 - 0.5 / n)
     return p * (1 - p)
+
+
+def n_needed(se: float, n: int, clusters: int, effect: float) -> float:
+    """Items needed to detect a difference of `effect` with 80% power at alpha 0.05.
+
+    The per-cluster spread is taken from this design (se * sqrt(clusters)) and the
+    items per cluster kept as they are; statsmodels solves the t-test for the clusters.
+    """
+    from statsmodels.stats.power import TTestPower
+
+    if se <= 0 or clusters < 2 or effect <= 0:
+        return float("nan")
+    standardized = effect / (se * np.sqrt(clusters))
+    # the smallest whole number of clusters with 80% power (the solver fails at very small n)
+    guess = int(np.ceil((st.norm.ppf(1 - ALPHA / 2) + st.norm.ppf(POWER)) ** 2 / standardized**2))
+    candidates = np.arange(2, 2 * guess + 10)
+    reached = TTestPower().power(effect_size=standardized, nobs=candidates, alpha=ALPHA) >= POWER
+    return float(candidates[int(np.argmax(reached))] * n / clusters)
 
 
 def _mde(se: float, clusters: int) -> float:

@@ -58,6 +58,8 @@ def test_the_suite_prints_every_condition_with_intervals_and_a_rerun_calls_no_mo
         assert log.status == "success" and len(log.samples or []) == 8
         assert {s.metadata["condition"] for s in log.samples or []} == set(CONDITIONS)  # --limit spans conditions
         assert log.eval.metadata and log.eval.metadata["family"] == "reversal_curse"
+        identity = log.eval.metadata["models"]["prosaic-vllm/local"]["identity"]  # reports cite it
+        assert identity.startswith("smollm2-135m-instruct@")
 
     for path in logs_in(first):  # no secret in any file of the log
         with zipfile.ZipFile(path) as archive:
