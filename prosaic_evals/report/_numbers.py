@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from prosaic_evals.run import Comparison
@@ -112,12 +111,3 @@ def probe_rows(folder: Path, display: str) -> tuple[list[dict[str, Any]], list[d
 
 def number_ids(rows: list[dict[str, Any]], prefix: str, start: int = 1) -> list[dict[str, Any]]:
     return [{"id": f"{prefix}{i}", **row} for i, row in enumerate(rows, start=start)]
-
-
-def tidy(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The results frame: NaN for a number that does not apply, plain floats elsewhere."""
-    frame = pd.DataFrame(rows)
-    for column in frame.columns:
-        if frame[column].map(lambda v: isinstance(v, (np.floating, np.integer))).any():
-            frame[column] = frame[column].map(lambda v: v.item() if isinstance(v, np.generic) else v)
-    return frame

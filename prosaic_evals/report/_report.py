@@ -27,7 +27,7 @@ from prosaic_evals.report._figures import forest_figure, pyplot, scores_figure, 
 from prosaic_evals.report._inputs import Inputs
 from prosaic_evals.report._latex import to_latex
 from prosaic_evals.report._methods import models_paragraph, probes_paragraph, statistics_paragraph, tasks_paragraph
-from prosaic_evals.report._numbers import comparison_rows, number_ids, probe_rows, score_rows, tidy
+from prosaic_evals.report._numbers import comparison_rows, number_ids, probe_rows, score_rows
 from prosaic_evals.run import compare_frame, summarize
 
 FALLBACK = "†"
@@ -113,7 +113,7 @@ def build_report(inputs: Inputs, options: ReportOptions, say: Callable[[str], No
         methods.append(probes_paragraph(meta))
     if not rows:
         raise UserError("nothing to report: the inputs hold no scored samples or probe results")
-    results = tidy(rows)
+    results = pd.DataFrame(rows)
     blocks += [Heading("Methods"), *methods]
     blocks += _provenance_blocks(results, inputs)
     head: list[Block] = [Warning(w) for w in warnings]
@@ -134,8 +134,9 @@ def write_report(report: Report, output: Path) -> list[str]:
         report.results.drop(columns=["logs", "sample_ids"]).assign(
             logs=report.results["logs"].map("; ".join), samples=report.results["sample_ids"].map(len)
         ).to_csv(tmp / "results.csv", index=False)
-        payload = {"title": report.title, "warnings": report.warnings, "results": report.results.to_dict("records")}
-        (tmp / "results.json").write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        rows = [{k: _plain(v) for k, v in row.items()} for row in report.results.to_dict("records")]
+        payload = {"title": report.title, "warnings": report.warnings, "results": rows}
+        (tmp / "results.json").write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
         if not report.samples.empty:
             try:
                 report.samples.to_parquet(tmp / "samples.parquet", index=False)
@@ -144,8 +145,11 @@ def write_report(report: Report, output: Path) -> list[str]:
     return sorted(p.name for p in output.iterdir())
 
 
-def _json_default(value: Any) -> Any:
-    return None if value != value else str(value)
+def _plain(value: Any) -> Any:
+    """JSON-ready: NaN -> null (strict JSON), numpy scalars -> Python numbers, full precision kept."""
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and value != value else value
 
 
 def _title(inputs: Inputs) -> str:

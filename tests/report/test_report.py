@@ -19,14 +19,17 @@ COLUMN = {"score": None, "comparison": "Difference [95% CI]", "probe": "AUROC [9
 
 
 def results(report: Path) -> list[dict[str, Any]]:
-    return list(json.loads((report / "results.json").read_text())["results"])
+    def strict(constant: str) -> None:
+        raise AssertionError(f"results.json is not strict JSON: {constant}")
+
+    return list(json.loads((report / "results.json").read_text(), parse_constant=strict)["results"])
 
 
 def expected(row: dict[str, Any]) -> str:
     """The estimate and interval as a table must print them (written independently of the code's formatter)."""
     sign = "+" if row["kind"] in ("comparison", "probe_difference") else ""
     text = format(row["estimate"], f"{sign}.3f")
-    if row["ci_low"] is not None and not math.isnan(row["ci_low"]):
+    if row["ci_low"] is not None:
         text += f" [{format(row['ci_low'], f'{sign}.3f')}, {format(row['ci_high'], f'{sign}.3f')}]"
     return text
 
