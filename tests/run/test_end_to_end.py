@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -140,3 +141,15 @@ def test_inspect_view_serves_the_logs(suite_logs: Path) -> None:
     finally:
         view.terminate()
         view.wait(timeout=30)
+
+
+def test_a_fresh_runs_report_cites_the_model_identity_and_decoding(suite_logs: Path, tmp_path: Path) -> None:
+    """run -> logs -> report, on logs this session produced (the study reports use committed logs)."""
+    main(["report", str(suite_logs), "-o", str(tmp_path / "report")])
+    text = (tmp_path / "report" / "report.md").read_text()
+    methods = text[text.index("## Methods") :]
+    assert "local (identity smollm2-135m-instruct@" in methods
+    assert "decoding: max_tokens 32, temperature 0.0" in methods
+    assert re.search(r"d2p_reverse, 2 items in [12] clusters per condition and model", methods)  # --limit 8
+    for condition in CONDITIONS:
+        assert f"| {condition} |" in text
