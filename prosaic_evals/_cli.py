@@ -363,14 +363,27 @@ def probe(target: str, models: tuple[str, ...], task_args: tuple[str, ...], laye
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Report folder (replaced whole when the report is written).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Report folder (replaced whole when the report is written).",
+)
 @click.option("--title", help="Report title (default: from the study, else 'Evaluation report').")
 @click.option("--baseline", help="The model the others are compared with (default: the study's or the first).")
-@click.option("--correction", type=click.Choice(["holm", "bh", "none"]),
-              help="Multiple-comparison correction (default: the study's or comparison's, else holm).")
-@click.option("--effect", type=click.FloatRange(min=0, min_open=True), default=0.10, show_default=True,
-              help="Difference on binary metrics for which the n needed (80% power) is given.")
+@click.option(
+    "--correction",
+    type=click.Choice(["holm", "bh", "none"]),
+    help="Multiple-comparison correction (default: the study's or comparison's, else holm).",
+)
+@click.option(
+    "--effect",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.10,
+    show_default=True,
+    help="Difference on binary metrics for which the n needed (80% power) is given.",
+)
 @click.option("--effect-dz", type=click.FloatRange(min=0, min_open=True), default=0.2, show_default=True,
               help="Standardized difference (Cohen's dz) on continuous metrics for the n needed.")  # fmt: skip
 def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: str | None, correction: str | None,
