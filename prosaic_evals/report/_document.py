@@ -41,7 +41,7 @@ class Figure:
 
 
 @dataclass
-class Warning:
+class Alert:
     text: str
 
 
@@ -51,7 +51,7 @@ class Heading:
     level: int = 2
 
 
-Block = str | Table | Figure | Warning | Heading
+Block = str | Table | Figure | Alert | Heading
 
 
 def to_markdown(title: str, blocks: list[Block]) -> str:
@@ -59,7 +59,7 @@ def to_markdown(title: str, blocks: list[Block]) -> str:
     for block in blocks:
         if isinstance(block, Heading):
             out += ["#" * block.level + " " + block.text, ""]
-        elif isinstance(block, Warning):
+        elif isinstance(block, Alert):
             out += [f"> **Warning.** {block.text}", ""]
         elif isinstance(block, Figure):
             out += [f"![{block.caption}]({block.stem}.png)", "", f"*{block.caption}* ([PDF]({block.stem}.pdf))", ""]
@@ -104,7 +104,7 @@ def to_html(title: str, blocks: list[Block], folder: Path) -> str:
     for block in blocks:
         if isinstance(block, Heading):
             out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Warning):
+        elif isinstance(block, Alert):
             out.append(f'<div class="warning"><strong>Warning.</strong> {html.escape(block.text)}</div>')
         elif isinstance(block, Figure):
             data = base64.b64encode((folder / f"{block.stem}.png").read_bytes()).decode()

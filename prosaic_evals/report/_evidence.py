@@ -30,7 +30,6 @@ class LogInfo:
     metadata: dict[str, Any]
     decoding: dict[str, Any]
     inspect_version: str
-    started: str
 
 
 @dataclass
@@ -95,7 +94,6 @@ def _info(path: Path) -> LogInfo:
         metadata=dict(log.eval.metadata or {}),
         decoding=decoding,
         inspect_version=(log.eval.packages or {}).get("inspect_ai", ""),
-        started=str(log.eval.created),
     )
 
 

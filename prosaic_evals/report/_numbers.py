@@ -58,8 +58,11 @@ def comparison_rows(comparison: Comparison, effect: float, effect_dz: float) -> 
     return rows
 
 
-def probe_rows(folder: Path, display: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    """The best layer of each probe series (with its controls at that layer), and the largest model difference."""
+def probe_rows(
+    folder: Path, display: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], pd.DataFrame]:
+    """The best layer of each probe series (with its controls at that layer), the largest model difference,
+    probe.json and the per-layer results (for the figure)."""
     meta = json.loads((folder / "probe.json").read_text())
     results = pd.read_csv(folder / "results.csv").fillna({"condition": ""})
     compared = folder / "comparison.csv"  # only when several models were probed
@@ -106,7 +109,7 @@ def probe_rows(folder: Path, display: str) -> tuple[list[dict[str, Any]], list[d
                 "logs": [source], "sample_ids": [f"model in ({baseline}, {model}), condition={condition}, "
                                                  f"position={position}, probe={probe}, layer={int(top['layer'])}"],
             })  # fmt: skip
-    return series, differences, meta
+    return series, differences, meta, results
 
 
 def number_ids(rows: list[dict[str, Any]], prefix: str, start: int = 1) -> list[dict[str, Any]]:
