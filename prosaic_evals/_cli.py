@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +16,7 @@ import yaml
 
 from prosaic_evals import __version__
 from prosaic_evals._errors import Interrupted, UserError
+from prosaic_evals.models._retry import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
 
 def _pairs(option: str, values: Sequence[str]) -> dict[str, Any]:
@@ -66,6 +69,10 @@ def run_options(command: Any) -> Any:
         click.option("--max-connections", type=click.IntRange(min=1), help="Concurrent requests per model."),
         click.option("--display", type=click.Choice(["full", "rich", "plain", "log", "none"]),
                      help="inspect's progress display."),
+        click.option("--max-retries", type=click.IntRange(min=0), default=DEFAULT_MAX_RETRIES, show_default=True,
+                     help="Retries of a failing request (HTTP 429/5xx, a dropped connection) before the run fails."),
+        click.option("--timeout", type=click.IntRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+                     help="Seconds a request may take across all its retries before the run fails."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -86,6 +93,8 @@ def _run_options(models: tuple[str, ...], default: list[str], given: dict[str, A
         max_connections=given["max_connections"],
         display=given["display"],
         model_roles={role: str(ref) for role, ref in _pairs("--model-role", given["model_roles"]).items()},
+        max_retries=given["max_retries"],
+        timeout=given["timeout"],
     )
 
 
@@ -99,7 +108,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], **given: Any) -> None:
 
     result = run_tasks(tasks, _run_options(models, ["local"], given))
     console = _console()
-    console.print(render(result.summary, result.frame))
+    console.print(render(result.summary, result.frame, kept=result.kept))
     console.print(f"Logs: {Path(given['log_dir']).resolve()}  (open with: inspect view --log-dir {given['log_dir']})")
 
 
@@ -136,7 +145,12 @@ def compare(
     if logs and tasks:
         raise UserError("give TASKS to run or --logs to read, not both")
     if logs:
-        frame = sample_frame(_eval_files(logs))  # --model then picks which of the logged models to compare
+        from prosaic_evals.run._results import partial_notes
+
+        files = _eval_files(logs)
+        frame = sample_frame(files)  # --model then picks which of the logged models to compare
+        for note in partial_notes(files, frame):
+            click.echo(f"warning: {note}", err=True)
     elif not tasks:
         raise UserError("nothing to compare: give TASKS with two or more --model, or --logs")
     else:
@@ -157,6 +171,27 @@ def _eval_files(paths: Sequence[Path]) -> list[Path]:
     if not files:
         raise UserError(f"no .eval logs in {', '.join(map(str, paths))}")
     return files
+
+
+@cli.command()
+@click.argument("model", default="local")
+@click.option(
+    "-M",
+    "model_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Server option, e.g. -M max_model_len=4096 -M kv_cache_gib=4 (as for run).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (default: a free one).")
+def serve(model: str, model_args: tuple[str, ...], port: int | None) -> None:
+    """Start a managed vLLM server for MODEL (local, vllm/<model>, variant/<name>) until Ctrl-C.
+
+    Prints its URL and where its API key is, for `run --model URL` from other shells or machines' tunnels.
+    """
+    from prosaic_evals.models._serve import serve as serve_model
+
+    options = _pairs("-M", model_args) | ({"port": port} if port else {})
+    serve_model(model, options, say=lambda message: click.echo(message, err=True))
 
 
 @cli.command("tasks")
@@ -217,10 +252,12 @@ def data(task: str, task_args: tuple[str, ...], split: str, output: Path | None)
 def results(logs: tuple[Path, ...], csv_path: Path | None, samples_path: Path | None) -> None:
     """Summarise .eval logs (files or directories) without running anything."""
     from prosaic_evals.run import render, sample_frame, summarize
+    from prosaic_evals.run._results import partial_notes
 
-    frame = sample_frame(_eval_files(logs))
+    files = _eval_files(logs)
+    frame = sample_frame(files)
     summary = summarize(frame)
-    _console().print(render(summary, frame))
+    _console().print(render(summary, frame, partial_notes(files, frame)))
     if csv_path:
         summary.to_csv(csv_path, index=False)
     if samples_path:
@@ -403,8 +440,30 @@ def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: 
     click.echo(f"Report: {output} ({', '.join(files)})")
 
 
+_stopped_by: list[int] = []
+
+
+def _stop_like_ctrl_c(signum: int, frame: Any) -> None:
+    """SIGTERM and SIGHUP take the Ctrl-C path: inspect cancels the run and writes its logs as cancelled."""
+    _stopped_by.append(signum)
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        raise KeyboardInterrupt  # Ctrl-C is ignored here (a background job): stop directly
+    signal.raise_signal(signal.SIGINT)
+
+
+def _interrupted(message: str) -> None:
+    """`interrupted by SIGTERM; ...` on stderr, and exit 128 + the signal's number (130 for Ctrl-C)."""
+    signum = _stopped_by[0] if _stopped_by else signal.SIGINT
+    rest = message.removeprefix("interrupted").lstrip(";, ")
+    click.echo(f"interrupted by {signal.Signals(signum).name}" + (f"; {rest}" if rest else ""), err=True)
+    sys.exit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+    """Entry point: user errors become one line on stderr and exit code 2; a signal, exit 128 + its number."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _stop_like_ctrl_c)
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except UserError as e:
@@ -414,11 +473,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     except Interrupted as e:
-        click.echo(str(e), err=True)
-        sys.exit(130)
+        _interrupted(str(e))
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _interrupted("")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_jsonl_file
 from prosaic_evals._paths import display_path
 from prosaic_evals.finetune._spec import DataSpec
 
@@ -39,16 +40,7 @@ def load_records(spec: DataSpec, *, relative_to: Path | None = None) -> tuple[li
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"data.jsonl: file not found: {display_path(path)}")
-    numbered = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                numbered.append((line_no, json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise UserError(f"{display_path(path)}:{line_no}: not JSON ({e.msg})") from None
-    return validate_records(numbered, source=display_path(path), unit="line")
+    return validate_records(read_jsonl_file(path), source=display_path(path), unit="line")
 
 
 def validate_records(numbered: Iterable[tuple[int, Any]], *, source: str, unit: str) -> list[dict[str, Any]]:

@@ -43,27 +43,50 @@ def finetune(
     base_path, base_identity = _base(spec)
     identity = spec.identity(digest, base_identity)
 
+    if spec.backend == "openai":
+        return _reuse_or_train(spec, records, source, digest, None, base_identity, identity, registry, say, poll)
+    with registry.training(identity, say):  # one process trains a recipe; the others wait, then reuse
+        return _reuse_or_train(spec, records, source, digest, base_path, base_identity, identity, registry, say, poll)
+
+
+def _reuse_or_train(
+    spec: FineTuneSpec, records: list[dict[str, Any]], source: str, digest: str, base_path: str | None,
+    base_identity: str, identity: str, registry: Registry, say: Progress, poll: tuple[float, float],
+) -> Variant:  # fmt: skip
+    existing = _reusable(registry, identity, say)
+    if existing is not None:
+        return existing
+    entry = _entry(spec, registry, identity, digest, source, base_identity)
+    say(f"Fine-tuning {spec.base} -> {spec.name} ({spec.backend}, {spec.method}): {len(records)} records, {source}")
+    if base_path is not None:
+        return _train_local(spec, records, entry, base_path, registry, say)
+    pending = registry.by_identity(identity)
+    resume = pending if pending is not None and pending.status == "pending" else None
+    return _train_openai(spec, records, entry, resume, registry, say, poll)
+
+
+def _reusable(registry: Registry, identity: str, say: Progress) -> Variant | None:
     existing = registry.by_identity(identity)
     if existing is not None and existing.status == "ready" and _files_present(existing):
         say(f"Variant {existing.name} already exists for this recipe and data (identity {identity}); reusing it")
         return existing
+    return None
+
+
+def _entry(
+    spec: FineTuneSpec, registry: Registry, identity: str, digest: str, source: str, base_identity: str
+) -> Variant:
     named = next((v for v in registry.variants() if v.name == spec.name), None)
     if named is not None and named.identity != identity and named.status != "failed":
         raise UserError(
             f"variant {spec.name!r} already exists with a different recipe or data (identity {named.identity}); "
             f"choose another name or remove it with `prosaic-evals models remove {spec.name}`"
         )
-    entry = Variant(
+    return Variant(
         name=spec.name, status="pending", base=spec.base, base_identity=base_identity, backend=spec.backend,
         method=spec.method, identity=identity, data_hash=digest, data_source=source, seed=spec.seed,
         spec=spec.model_dump(mode="json"),
     )  # fmt: skip
-    say(f"Fine-tuning {spec.base} -> {spec.name} ({spec.backend}, {spec.method}): {len(records)} records, {source}")
-    if spec.backend == "local":
-        assert base_path is not None
-        return _train_local(spec, records, entry, base_path, registry, say)
-    resume = existing if existing is not None and existing.status == "pending" else None
-    return _train_openai(spec, records, entry, resume, registry, say, poll)
 
 
 def _base(spec: FineTuneSpec) -> tuple[str | None, str]:

@@ -5,13 +5,18 @@ model's chat template and every token outside an assistant turn is masked, by
 comparing renderings of successive prefixes of the conversation (this works for
 any template that renders a prefix of a conversation as a prefix of the whole).
 Training writes checkpoints into a work folder named after the recipe's
-identity, so an interrupted run resumes where it stopped.
+identity, so an interrupted run resumes where it stopped. A checkpoint counts
+only once it is complete: a marker file is written after the trainer has saved
+everything in it, older checkpoints are deleted only then, and a resume starts
+from the newest marked one, discarding any that a kill left half-written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +28,8 @@ from prosaic_evals.finetune._spec import FineTuneSpec
 
 IGNORE = -100
 TRAINING_LOG = "training_log.jsonl"
+COMPLETE = ".complete"
+"""Written into a checkpoint folder once the trainer has saved all of it."""
 
 
 def encode_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int) -> dict[str, list[int]]:
@@ -89,11 +96,12 @@ def train(
     trainer = _trainer(spec, model, tokenizer, Dataset.from_list(encoded), checkpoints, steps, cuda)
     trainer.remove_callback(PrinterCallback)  # our progress line replaces its dict dumps
     trainer.add_callback(_progress_callback(progress, work / TRAINING_LOG, steps))
+    trainer.add_callback(_complete_checkpoints_callback(checkpoints))
     resume = _prepare_resume(checkpoints, work / TRAINING_LOG)
     if resume:
         progress(f"Resuming an interrupted run from step {resume}")
     began = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=bool(resume))
+    result = trainer.train(resume_from_checkpoint=str(checkpoints / f"checkpoint-{resume}") if resume else None)
     final = work / "final"
     trainer.save_model(str(final / (ADAPTER if spec.method == "lora" else WEIGHTS)))
     if spec.method == "full":
@@ -114,14 +122,43 @@ def train(
     return final, metrics
 
 
+def _checkpoint_step(path: Path) -> int | None:
+    name = path.name.removeprefix("checkpoint-")
+    return int(name) if path.is_dir() and name.isdigit() else None
+
+
 def _prepare_resume(checkpoints: Path, log: Path) -> int:
-    """The step of the latest checkpoint (0 if none); drops log lines written after it."""
-    steps = [int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*")]
-    step = max(steps, default=0)
+    """The step of the newest complete checkpoint (0 if none); deletes the others, and log lines written after it."""
+    found = {step: p for p in checkpoints.glob("checkpoint-*") if (step := _checkpoint_step(p)) is not None}
+    complete = [step for step, p in found.items() if (p / COMPLETE).is_file()]
+    step = max(complete, default=0)
+    for other, path in found.items():
+        if other != step:  # half-written by a kill, or superseded
+            shutil.rmtree(path, ignore_errors=True)
     if log.is_file():
-        kept = [line for line in log.read_text().splitlines() if step and json.loads(line)["step"] <= step]
+        kept = []
+        for line in log.read_text().splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):  # a line cut short by a kill
+                if step and json.loads(line)["step"] <= step:
+                    kept.append(line)
         log.write_text("".join(f"{line}\n" for line in kept))
     return step
+
+
+def _complete_checkpoints_callback(checkpoints: Path) -> Any:
+    from transformers import TrainerCallback
+
+    class CompleteCheckpoints(TrainerCallback):
+        """Mark a checkpoint complete once saved, then delete the older ones (never before)."""
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            newest = checkpoints / f"checkpoint-{state.global_step}"
+            (newest / COMPLETE).write_text(str(state.global_step))
+            for path in checkpoints.glob("checkpoint-*"):
+                if path != newest and _checkpoint_step(path) is not None:
+                    shutil.rmtree(path, ignore_errors=True)
+
+    return CompleteCheckpoints()
 
 
 def _trainer(spec: FineTuneSpec, model: Any, tokenizer: Any, dataset: Any, output: Path, steps: int, cuda: bool) -> Any:
@@ -142,7 +179,7 @@ def _trainer(spec: FineTuneSpec, model: Any, tokenizer: Any, dataset: Any, outpu
         logging_steps=1,
         save_strategy="steps",
         save_steps=max(1, math.ceil(steps / hp.checkpoints)),
-        save_total_limit=1,
+        save_total_limit=None,  # the callback above deletes old checkpoints, only once a newer one is complete
         report_to=[],
         seed=spec.seed,
         data_seed=spec.seed,

@@ -11,7 +11,9 @@ import contextlib
 import fcntl
 import json
 import shutil
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -121,11 +123,34 @@ class Registry:
         """Scratch space of an unfinished training run (checkpoints for resuming)."""
         return self.root / ".work" / identity
 
+    @contextlib.contextmanager
+    def training(self, identity: str, say: Callable[[str], None], *, poll: float = 2.0) -> Iterator[None]:
+        """Hold the lock on one recipe's training: a second process training the same recipe waits here
+        (and then finds the variant the first one made). The lock files stay: deleting one while another
+        process waits on it would let a third one in."""
+        locks = self.root / ".locks"
+        locks.mkdir(exist_ok=True)
+        with (locks / f"{identity}.lock").open("a") as lock:
+            waited = 0.0
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if waited % 60 == 0:
+                        say(f"Another process is training this recipe (identity {identity}); waiting for it to finish")
+                    time.sleep(poll)
+                    waited += poll
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _write(self, variants: list[Variant]) -> None:
         data = {"variants": [v.model_dump(mode="json") for v in sorted(variants, key=lambda v: v.created)]}
-        tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(self.file)
+        with tempfile.NamedTemporaryFile("w", dir=self.root, prefix=".registry-", suffix=".tmp", delete=False) as f:
+            f.write(json.dumps(data, indent=2) + "\n")
+        Path(f.name).replace(self.file)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -10,9 +10,11 @@ import httpx
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.likelihood._types import Tokenized
+from prosaic_evals.models._retry import send_with_retries
 from prosaic_evals.models._vllm_server import VLLMServer
 
-RETRIES = 3
+REQUEST_TIMEOUT = 600
+"""Seconds one attempt may take: a large batch of long prompts on a CPU server is slow, not dead."""
 
 
 class VLLMCompletions:
@@ -42,26 +44,25 @@ class VLLMCompletions:
         return [_continuation_sum(choice, t) for choice, t in zip(choices, batch, strict=True)]
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        for attempt in range(RETRIES):
-            try:
-                async with httpx.AsyncClient(timeout=600) as client:
-                    self.requests += 1
-                    response = await client.post(self.url, json=body, headers=self.headers)
-            except httpx.TransportError:
-                if attempt == RETRIES - 1:
-                    raise
-                if self.server is not None:  # a managed server may have died: restart it
-                    await anyio.to_thread.run_sync(self.server.ensure_alive)
-                else:
-                    await anyio.sleep(2**attempt)
-                continue
-            if response.status_code != 200:
-                raise UserError(
-                    f"{self.url} gave no prompt log-probabilities (HTTP {response.status_code}: "
-                    f"{response.text.strip()[:200]}); likelihood scoring needs a vLLM server or local weights"
-                )
+        async def send() -> httpx.Response:
+            async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as client:
+                self.requests += 1
+                return await client.post(self.url, json=body, headers=self.headers)
+
+        async def recover() -> None:  # a managed server may have died: restart it
+            if self.server is not None:
+                await anyio.to_thread.run_sync(self.server.ensure_alive)
+
+        response = await send_with_retries(send, what=f"likelihood request to {self.url}", on_connection_error=recover)
+        if response.status_code != 200:  # not a transient failure: this server cannot do it
+            raise UserError(
+                f"{self.url} gave no prompt log-probabilities (HTTP {response.status_code}: "
+                f"{response.text.strip()[:200]}); likelihood scoring needs a vLLM server or local weights"
+            )
+        try:
             return dict(response.json())
-        raise AssertionError("unreachable")
+        except ValueError:
+            raise UserError(f"{self.url} answered with something that is not JSON (HTTP 200)") from None
 
 
 def _continuation_sum(choice: dict[str, Any], tokens: Tokenized) -> float:

@@ -15,6 +15,7 @@ import httpx
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.likelihood._types import LogprobRequest, Tokenized
+from prosaic_evals.models._retry import send_with_retries
 
 
 class LocalTokenizer:
@@ -61,7 +62,10 @@ class RemoteTokenizer:
         return Tokenized(tuple(prompt), tuple(ids))
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> list[int]:
-        response = await client.post(self.url, json={"model": self.model, **body}, headers=self.headers)
+        async def send() -> httpx.Response:
+            return await client.post(self.url, json={"model": self.model, **body}, headers=self.headers)
+
+        response = await send_with_retries(send, what=f"tokenize request to {self.url}")
         if response.status_code != 200:
             raise UserError(
                 f"{self.url} could not tokenize (HTTP {response.status_code}); likelihood scoring "

@@ -16,16 +16,21 @@ from typing import Any
 
 import anyio
 from inspect_ai.model import GenerateConfig
+from inspect_ai.model._model_info import MODEL_INFO_LOOKUP_API_KEY
 from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
 from openai import APIConnectionError, AsyncOpenAI
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.models._embedded import EMBEDDED_NAME, ensure_embedded_model
 from prosaic_evals.models._identity import model_identity
+from prosaic_evals.models._retry import server_wait
 from prosaic_evals.models._vllm_server import POOL, LaunchSpec, VLLMServer
 
 PROVIDER = "prosaic-vllm"
+SERVER_PROVIDER = "prosaic-server"
 VARIANT_PREFIX = "variant/"
+LOOKUP_URL = "http://127.0.0.1:9/v1"
+"""Never contacted: the base URL of a provider created only for a model-information lookup."""
 MAX_CONNECTIONS = 32
 """vLLM batches concurrent requests; 32 keeps a CPU server busy without queueing."""
 
@@ -51,7 +56,15 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
         config: GenerateConfig = GenerateConfig(),  # noqa: B008 (inspect's ModelAPI signature)
         **model_args: Any,
     ) -> None:
+        if api_key == MODEL_INFO_LOOKUP_API_KEY:
+            # inspect instantiates a provider just to look up a model's context window:
+            # answer that without starting (or sharing) a server.
+            super().__init__(model_name=model_name, base_url=LOOKUP_URL, api_key=api_key, config=config, service="vllm")
+            return
         options = {k: model_args.pop(k) for k in list(model_args) if k in LaunchSpec.__dataclass_fields__}
+        if model_args:  # refused before a server starts, not by the client after
+            known = ", ".join(sorted(set(LaunchSpec.__dataclass_fields__) - {"model", "served_name"}))
+            raise UserError(f"-M {', '.join(sorted(model_args))}: not a vLLM server option (known: {known})")
         adapter = None
         if model_name.startswith(VARIANT_PREFIX):
             variant = model_name.removeprefix(VARIANT_PREFIX)
@@ -84,6 +97,9 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
     def max_connections(self) -> int:
         return MAX_CONNECTIONS
 
+    def retry_wait(self) -> Any:
+        return server_wait()  # a local server recovers in seconds, or not at all
+
     async def generate(self, input: Any, tools: Any, tool_choice: Any, config: GenerateConfig) -> Any:
         try:
             return await super().generate(input, tools, tool_choice, config)
@@ -92,6 +108,29 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
             # second failure goes to inspect's own retry policy).
             await recover(self.server)
             return await super().generate(input, tools, tool_choice, config)
+
+
+class RunningServerAPI(OpenAICompatibleAPI):
+    """`prosaic-server/<served name>`: an OpenAI-compatible server that is already running
+    (a URL model), with the short retry waits of a local server."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),  # noqa: B008 (inspect's ModelAPI signature)
+        **model_args: Any,
+    ) -> None:
+        if model_args:
+            raise UserError(
+                f"-M {', '.join(sorted(model_args))}: a server that is already running takes no server options "
+                "(they apply to servers the harness starts: local, vllm/<model>, variant/<name>)"
+            )
+        super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config, service="vllm")
+
+    def retry_wait(self) -> Any:
+        return server_wait()
 
 
 def _variant(name: str, options: dict[str, Any]) -> tuple[LaunchSpec, str, str, str | None]:

@@ -56,6 +56,19 @@ def inspect_model_name(ref: str) -> str:
     return ref
 
 
+def is_managed(ref: str | None) -> bool:
+    """True when `ref` runs on a vLLM server the harness starts (so `-M` server options apply to it)."""
+    ref = ref or DEFAULT_MODEL
+    if ref == "local" or ref.startswith("vllm/"):
+        return True
+    variant = _variant_name(ref)
+    if variant is None:
+        return False
+    from prosaic_evals.finetune import Registry
+
+    return Registry().get(variant).backend == "local"
+
+
 def _variant_name(ref: str) -> str | None:
     """The variant a model string names: `variant/<name>`, or a bare registered name."""
     if ref.startswith("variant/"):
@@ -77,11 +90,20 @@ def resolve_model(ref: str | None, *, base_url: str | None = None, model_args: d
     api_key = None
     if re.match(r"https?://", ref):
         ref, base_url, api_key = _running_server(ref)
+    elif base_url is not None:
+        check_reachable(base_url)  # an unreachable API would otherwise be retried in silence
     name = inspect_model_name(ref)
     try:
-        return get_model(name, base_url=base_url, api_key=api_key, **(model_args or {}))
+        model = get_model(name, base_url=base_url, api_key=api_key, **(model_args or {}))
+        _register_model_info(model)
+        return model
     except PrerequisiteError as e:
         raise UserError(f"model {ref!r}: {_plain(str(e.message))}") from None
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        given = ", ".join(sorted(model_args or {}))
+        raise UserError(f"model {ref!r}: -M {given}: not an argument this provider takes ({e})") from None
     except ValueError as e:
         if "not recognized" in str(e):
             raise UserError(
@@ -90,8 +112,25 @@ def resolve_model(ref: str | None, *, base_url: str | None = None, model_args: d
         raise UserError(f"model {ref!r}: {e}") from None
 
 
+def _register_model_info(model: Model) -> None:
+    """Tell inspect what a local model is, so that it never instantiates a second copy to look it up
+    (it does for models missing from its database: a second server, or local weights loaded twice)."""
+    from inspect_ai.model import ModelInfo, set_model_info
+    from inspect_ai.model._providers.hf import HuggingFaceAPI
+
+    from prosaic_evals.models._provider import ManagedVLLMAPI, RunningServerAPI
+
+    api = model.api
+    if isinstance(api, ManagedVLLMAPI):
+        set_model_info(str(model), ModelInfo(context_length=api.launch.max_model_len))
+    elif isinstance(api, HuggingFaceAPI | RunningServerAPI):
+        set_model_info(str(model), ModelInfo())
+
+
 def _running_server(url: str) -> tuple[str, str, str]:
     """(model string, base URL, API key) for a server that is already running."""
+    from prosaic_evals.models._provider import SERVER_PROVIDER
+
     base = url.rstrip("/")
     base = base if base.endswith("/v1") else f"{base}/v1"
     key = os.environ.get(SERVER_KEY_ENV, "EMPTY")
@@ -101,10 +140,23 @@ def _running_server(url: str) -> tuple[str, str, str]:
         raise UserError(f"cannot reach the server at {url}: {e}") from None
     if response.status_code == 401:
         raise UserError(f"the server at {url} refused the API key: set {SERVER_KEY_ENV}")
-    if response.status_code != 200 or not response.json().get("data"):
+    try:
+        served = response.json()["data"][0]["id"] if response.status_code == 200 else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        served = None
+    if not isinstance(served, str) or not served:
         raise UserError(f"{base}/models did not list a model (HTTP {response.status_code})")
-    served = response.json()["data"][0]["id"]
-    return f"openai-api/vllm/{served}", base, key
+    return f"{SERVER_PROVIDER}/{served}", base, key
+
+
+def check_reachable(url: str, timeout: float = 10.0) -> None:
+    """Refuse a base URL nothing answers at (any HTTP answer, even an error, will do)."""
+    try:
+        httpx.get(url, timeout=timeout)
+    except httpx.UnsupportedProtocol:
+        raise UserError(f"--model-base-url {url!r} is not an http(s) URL") from None
+    except httpx.HTTPError as e:
+        raise UserError(f"cannot reach --model-base-url {url}: {type(e).__name__}: {e}") from None
 
 
 def _plain(message: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -84,6 +85,9 @@ class LaunchSpec:
     parser; hermes suits most chat templates. Set None to disable tool calling."""
 
     extra_args: tuple[str, ...] = ()
+    port: int | None = None
+    """Port on 127.0.0.1; a free one when None."""
+
     startup_timeout: float = field(default=900.0, compare=False)
 
     @classmethod
@@ -110,7 +114,7 @@ class LaunchSpec:
         for key in ("extra_args", "lora_target_modules"):
             if isinstance(overrides.get(key), str):
                 overrides[key] = tuple(overrides[key].split())
-        return cls(model=model, served_name=served_name, **{**defaults, **overrides})
+        return cls(model=model, served_name=served_name, **{**defaults, **_typed(overrides)})
 
     def command(self, port: int) -> list[str]:
         args = [
@@ -147,6 +151,24 @@ class LaunchSpec:
         return env
 
 
+def _typed(options: dict[str, Any]) -> dict[str, Any]:
+    """`-M` values checked against the option's type, so that a bad one is refused before a server starts."""
+    from typing import get_type_hints
+
+    from pydantic import TypeAdapter, ValidationError
+
+    hints = get_type_hints(LaunchSpec)
+    checked = {}
+    for key, value in options.items():
+        try:
+            checked[key] = TypeAdapter(hints[key]).validate_python(value, strict=isinstance(value, bool))
+        except ValidationError as e:
+            raise UserError(f"-M {key}={value!r}: {e.errors()[0]['msg']}") from None
+        if isinstance(checked[key], int | float) and not isinstance(checked[key], bool) and checked[key] < 0:
+            raise UserError(f"-M {key}={value!r}: must not be negative")
+    return checked
+
+
 def _has_chat_template(model_dir: Path) -> bool:
     if (model_dir / "chat_template.jinja").is_file():
         return True
@@ -160,17 +182,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError as e:
+            raise UserError(f"port {port} on {HOST} is not free ({e.strerror}); choose another") from None
+
+
 class VLLMServer:
-    """One vLLM server process. Thread-safe: restarts are serialised by a lock."""
+    """One vLLM server process. Thread-safe: restarts are serialised by a lock.
+
+    The server runs under a lifeline (`_lifeline.py`) that takes its whole process
+    group down when this process goes away by any path, SIGKILL included; a record
+    in the servers folder lets a later start reap what an older version left behind.
+    """
 
     def __init__(self, spec: LaunchSpec, *, log_dir: Path | None = None) -> None:
         self.spec = spec
         self.api_key = secrets.token_urlsafe(24)
-        self.port = free_port()
-        self.log_path = (log_dir or home() / "servers") / f"{spec.served_name}-{self.port}.log"
+        self.port = spec.port or free_port()
+        folder = log_dir or home() / "servers"
+        self.log_path = folder / f"{spec.served_name}-{self.port}.log"
+        self.record_path = folder / f"{spec.served_name}-{self.port}.json"
         self.adapters: dict[str, str] = {}
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._lifeline_fd: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -186,19 +224,28 @@ class VLLMServer:
     def start(self, progress: Callable[[str], None] | None = None) -> None:
         say = progress or _stderr
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        reap_orphans(self.log_path.parent, say)
+        if self.spec.port and not self.starts:
+            check_port_free(self.port)
         say(f"Starting vLLM server for {self.spec.served_name} on {HOST}:{self.port} (log: {self.log_path})")
         began = time.monotonic()
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self.spec.command(self.port),
-                env=self.spec.environment(self.api_key),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # own process group: Ctrl-C is ours to handle
-            )
-        self.starts += 1
         _register_cleanup()
+        read_end, self._lifeline_fd = os.pipe()
+        try:
+            with self.log_path.open("ab") as log:
+                self._process = subprocess.Popen(
+                    [sys.executable, str(LIFELINE), str(read_end), "--", *self.spec.command(self.port)],
+                    env=self.spec.environment(self.api_key),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    pass_fds=(read_end,),
+                    start_new_session=True,  # own process group: Ctrl-C is ours to handle
+                )
+        finally:
+            os.close(read_end)
+        write_record(self.record_path, self._process.pid, self.port, self.spec.served_name)
+        self.starts += 1
         self._wait_healthy(began, say)
         for name, path in self.adapters.items():
             self._post_adapter(name, path)
@@ -223,7 +270,9 @@ class VLLMServer:
             time.sleep(0.5)
 
     def _failure(self, what: str) -> str:
-        return f"vLLM server for {self.spec.served_name} {what}: {log_tail(self.log_path)} (full log: {self.log_path})"
+        tail = log_tail(self.log_path)
+        hint = memory_hint(tail)
+        return f"vLLM server for {self.spec.served_name} {what}: {tail}{hint} (full log: {self.log_path})"
 
     def healthy(self) -> bool:
         try:
@@ -270,18 +319,22 @@ class VLLMServer:
     def stop(self) -> None:
         """Stop the server and every process it spawned (engine core, workers)."""
         process, self._process = self._process, None
+        fd, self._lifeline_fd = self._lifeline_fd, None
         if process is None:
             return
-        _signal_group(process.pid, signal.SIGTERM)
-        if not _wait_for_group(process, timeout=20):
-            _signal_group(process.pid, signal.SIGKILL)
-            _wait_for_group(process, timeout=10)
+        stop_group(process.pid, process)
+        if fd is not None:
+            os.close(fd)
+        self.record_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Kill the server abruptly (for tests of recovery)."""
         if self._process is not None:
             _signal_group(self._process.pid, signal.SIGKILL)
-            _wait_for_group(self._process, timeout=10)
+            _wait_for_group(self._process.pid, self._process, timeout=10)
+
+
+LIFELINE = Path(__file__).with_name("_lifeline.py")
 
 
 # The server runs in its own session, so its process group id is its pid; the
@@ -291,15 +344,61 @@ def _signal_group(group: int, sig: int) -> None:
         os.killpg(group, sig)
 
 
-def _wait_for_group(process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait until no live process is left in the server's group; False on timeout."""
+def stop_group(group: int, process: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM the group, then SIGKILL whatever is left after 20 s."""
+    _signal_group(group, signal.SIGTERM)
+    if not _wait_for_group(group, process, timeout=20):
+        _signal_group(group, signal.SIGKILL)
+        _wait_for_group(group, process, timeout=10)
+
+
+def _wait_for_group(group: int, process: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    """Wait until no live process is left in the group; False on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        process.poll()  # reap our own child
-        if not _group_members(process.pid):
+        if process is not None:
+            process.poll()  # reap our own child
+        if not _group_members(group):
             return True
         time.sleep(0.2)
     return False
+
+
+def _process_start(pid: int) -> str | None:
+    """A process's start time in clock ticks since boot (tells a pid apart from a later reuse of it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def write_record(path: Path, group: int, port: int, served: str) -> None:
+    """Who owns the server in `group`, so that a later start can tell an orphan from a live server."""
+    owner = {"pid": os.getpid(), "start": _process_start(os.getpid())}
+    record = {"group": group, "group_start": _process_start(group), "port": port, "model": served, "owner": owner}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)
+
+
+def reap_orphans(folder: Path, say: Callable[[str], None]) -> list[int]:
+    """Stop servers whose harness is gone (left by a crash of an older version); their ports, reaped."""
+    reaped = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            group, owner = int(record["group"]), record["owner"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a record of ours, or one being written
+        if _process_start(int(owner["pid"])) == owner["start"]:
+            continue  # its harness is alive: not an orphan
+        if _group_members(group) and _process_start(group) == record.get("group_start"):
+            what = f"{record.get('model')}, port {record.get('port')}"
+            say(f"Stopping an orphaned vLLM server from an earlier run ({what})")
+            stop_group(group)
+            reaped.append(int(record.get("port", 0)))
+        path.unlink(missing_ok=True)
+    return reaped
 
 
 def _group_members(group: int) -> list[int]:
@@ -317,6 +416,24 @@ def _group_members(group: int) -> list[int]:
 _VLLM_PREFIX = re.compile(r"^\s*(\(\w+ pid=\d+\)\s*)?((INFO|WARNING|ERROR|DEBUG) [\d-]+ [\d:]+ \[[^\]]*\]\s*)?")
 
 _EXCEPTION = re.compile(r"^[\w.]*(Error|Exception)\b")
+
+
+# vLLM's own advice names its flags and variables; here they are -M options.
+_OPTION_OF = {
+    "gpu_memory_utilization": "-M gpu_memory_utilization=F",
+    "max_model_len": "-M max_model_len=N",
+    "VLLM_CPU_KVCACHE_SPACE": "-M kv_cache_gib=N",
+    "max-model-len": "-M max_model_len=N",
+    "gpu-memory-utilization": "-M gpu_memory_utilization=F",
+}
+
+
+def memory_hint(tail: str) -> str:
+    """The harness's options for the vLLM settings a failure message names (memory, context length)."""
+    named = list(dict.fromkeys(option for word, option in _OPTION_OF.items() if word in tail))
+    if "KV cache" in tail and "-M kv_cache_gib=N" not in named and vllm_platform() == "cpu":
+        named.append("-M kv_cache_gib=N")
+    return f" (here: {', '.join(named)})" if named else ""
 
 
 def log_tail(path: Path, lines: int = 3, width: int = 400) -> str:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_csv_file, read_jsonl_file
+from prosaic_evals._paths import display_path
 
 REQUIRED = ("text", "label", "group")
 
@@ -74,35 +74,53 @@ def check_labels(data: ProbeData, folds: int) -> None:
 
 
 def read_probe_file(path: Path) -> ProbeData:
-    """A user's probe dataset (JSONL or CSV)."""
+    """A user's probe dataset (JSONL or CSV); errors name the file and line, never its content."""
     if not path.is_file():
         raise UserError(f"probe data file not found: {path}")
-    try:
-        if path.suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        else:
-            frame = pd.read_json(path, lines=True, dtype=False)
-    except ValueError as e:
-        raise UserError(f"{path}: cannot read probe data ({str(e).splitlines()[0]})") from None
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (need text, label, group)")
-    if frame.empty:
-        raise UserError(f"{path}: no rows")
-    for column in REQUIRED:
-        blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
-        if blank.any():
-            raise UserError(f"{path}: row {int(blank.idxmax()) + 1}: empty {column!r}")
-    ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [str(i + 1) for i in range(len(frame))]
-    if len(set(ids)) != len(ids):
-        raise UserError(f"{path}: duplicate ids in column 'id'")
-    extra = [c for c in frame.columns if c not in (*REQUIRED, "id", "condition")]
+    where = display_path(path)
+    rows = _csv_rows(path) if path.suffix == ".csv" else _jsonl_rows(path, where)
+    if not rows:
+        raise UserError(f"{where}: no rows")
+    ids = [str(row.get("id", i)) for i, (_, row) in enumerate(rows, start=1)]
+    first: dict[str, int] = {}
+    for (line, _), item_id in zip(rows, ids, strict=True):
+        if item_id in first:
+            raise UserError(f"{where}:{line}: duplicate id {item_id[:40]!r} (first on line {first[item_id]})")
+        first[item_id] = line
+    extra = sorted({key for _, row in rows for key in row} - {*REQUIRED, "id", "condition"})
     return ProbeData(
         ids=ids,
-        texts=frame["text"].astype(str).tolist(),
-        labels=frame["label"].astype(str).tolist(),
-        groups=frame["group"].astype(str).tolist(),
-        conditions=frame["condition"].astype(str).tolist() if "condition" in frame.columns else [""] * len(frame),
-        fields=[{c: str(row[c]) for c in extra} for _, row in frame.iterrows()],
+        texts=[row["text"] for _, row in rows],
+        labels=[row["label"] for _, row in rows],
+        groups=[row["group"] for _, row in rows],
+        conditions=[row.get("condition", "") for _, row in rows],
+        fields=[{c: row[c] for c in extra if c in row} for _, row in rows],
         source=str(path),
     )
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    rows = list(read_csv_file(path, REQUIRED, optional=("id", "condition")))
+    for line, row in rows:
+        _check_row(display_path(path), line, row)
+    return rows
+
+
+def _jsonl_rows(path: Path, where: str) -> list[tuple[int, dict[str, str]]]:
+    rows = []
+    for line, value in read_jsonl_file(path):
+        if not isinstance(value, dict):
+            raise UserError(f"{where}:{line}: expected an object with text, label and group")
+        missing = [c for c in REQUIRED if c not in value]
+        if missing:
+            raise UserError(f"{where}:{line}: missing {', '.join(missing)} (need text, label, group)")
+        row = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+        _check_row(where, line, row)
+        rows.append((line, row))
+    return rows
+
+
+def _check_row(where: str, line: int, row: dict[str, str]) -> None:
+    for column in REQUIRED:
+        if not row[column].strip():
+            raise UserError(f"{where}:{line}: empty {column!r}")

@@ -17,6 +17,7 @@ import pandas as pd
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import display_path
 from prosaic_evals.run import sample_frame
+from prosaic_evals.run._results import planned_samples, read_log
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,8 @@ def read_evidence(paths: list[Path]) -> Evidence:
 
 
 def _info(path: Path) -> LogInfo:
-    from inspect_ai.log import read_eval_log
-
-    try:
-        log = read_eval_log(str(path), header_only=True)
-    except Exception as e:  # inspect raises many types for a damaged or foreign file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path}: not a readable inspect log ({reason[:200]})") from None
-    planned = log.results.total_samples if log.results and log.results.total_samples else log.eval.dataset.samples
+    log = read_log(path, header_only=True)
+    planned = planned_samples(log)
     decoding = log.plan.config.model_dump(exclude_none=True) if log.plan else {}
     return LogInfo(
         path=str(path),

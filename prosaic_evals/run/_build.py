@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +42,22 @@ def eval_items(task: LoadedTask, every: list[Item] | None = None) -> list[Item]:
 
 
 def interleave(items: list[Item]) -> list[Item]:
-    """Round-robin over conditions, so that `--limit N` samples every condition."""
+    """Round-robin over conditions, and within each over clusters (facts), so that `--limit N`
+    samples every condition and as many facts of each as N allows, not N templates of one fact."""
     by_condition: dict[str, list[Item]] = {}
     for item in items:
         by_condition.setdefault(item.condition, []).append(item)
-    queues = list(by_condition.values())
+    return _round_robin([_round_robin(_groups(queue, lambda i: i.cluster)) for queue in by_condition.values()])
+
+
+def _groups(items: list[Item], key: Any) -> list[list[Item]]:
+    grouped: dict[str, list[Item]] = {}
+    for item in items:
+        grouped.setdefault(key(item), []).append(item)
+    return list(grouped.values())
+
+
+def _round_robin(queues: list[list[Item]]) -> list[Item]:
     longest = max((len(q) for q in queues), default=0)
     return [q[i] for i in range(longest) for q in queues if i < len(q)]
 
@@ -99,9 +112,20 @@ def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec
     return exact_match(match=spec.match)
 
 
+def spec_hash(task: LoadedTask) -> str:
+    """A hash of everything the task file says, once validated (an edited file makes a new run)."""
+    content = task.spec.model_dump(mode="json") | {
+        "parameters": task.params.model_dump(mode="json"),
+        "conditions": list(task.conditions),
+        "data_version": task.family.data_version(),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def task_metadata(task: LoadedTask) -> dict[str, Any]:
     """Everything a report needs to say what was run (recorded in the log)."""
     return {
+        "spec_hash": spec_hash(task),
         "prosaic_evals_version": __version__,
         "family": task.family.name,
         "citation": task.family.citation,

@@ -19,14 +19,51 @@ SAMPLE_COLUMNS = [
 
 def sample_frame(logs: Iterable[str | Path]) -> pd.DataFrame:
     """One row per (log, sample, metric): every number in a summary traces back to these."""
-    from inspect_ai.log import read_eval_log
-
     rows: list[dict[str, Any]] = []
     for path in logs:
-        log = read_eval_log(str(path))
+        log = read_log(path)
         for sample in log.samples or []:
             rows += _sample_rows(str(path), log, sample)
     return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
+
+
+def read_log(path: str | Path, *, header_only: bool = False) -> Any:
+    """An inspect log; a damaged, empty or foreign file is one line naming it."""
+    from inspect_ai.log import read_eval_log
+
+    try:
+        return read_eval_log(str(path), header_only=header_only)
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path}: not a readable inspect log ({reason[:200]})") from None
+
+
+def planned_samples(log: Any) -> int:
+    """Samples the run was asked for: the dataset, cut by `--limit`, times the epochs."""
+    if log.status == "success" and log.results and log.results.total_samples:
+        return int(log.results.total_samples)
+    n = int(log.eval.dataset.samples or 0)
+    limit = log.eval.config.limit
+    if isinstance(limit, int):
+        n = min(n, limit)
+    elif isinstance(limit, tuple | list) and len(limit) == 2:
+        n = min(n, int(limit[1]) - int(limit[0]))
+    return n * int(log.eval.config.epochs or 1)
+
+
+def partial_notes(logs: Iterable[str | Path], frame: pd.DataFrame) -> list[str]:
+    """One line per log of a run that did not finish: its status, and how many of the samples asked for it holds."""
+    notes = []
+    for path in logs:
+        log = read_log(path, header_only=True)
+        if log.status == "success":
+            continue
+        scored = frame.loc[frame["log"] == str(path), "sample_id"].nunique()
+        notes.append(
+            f"{path} did not finish (status {log.status}): {scored} of {planned_samples(log)} samples were "
+            "scored, and only those are shown; run the same command again to finish it"
+        )
+    return notes
 
 
 def _sample_rows(path: str, log: Any, sample: Any) -> list[dict[str, Any]]:
@@ -111,8 +148,37 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render(summary: pd.DataFrame, frame: pd.DataFrame) -> Any:
-    """Rich tables of the summary, one per task and model, and how many samples called a model."""
+MIN_CLUSTERS = 6
+"""With k clusters the smallest p a sign-flip test can give is 2 / 2^k: at 5 or fewer no test reaches 0.05."""
+
+
+def few_cluster_notes(summary: pd.DataFrame) -> list[str]:
+    """One warning per task and model whose rows have too few clusters for an interval or test to mean much."""
+    notes = []
+    for (task, model), rows in summary.groupby(["task", "model"], sort=False):
+        thin = rows[rows["clusters"] < MIN_CLUSTERS]
+        if thin.empty:
+            continue
+        fewest = int(thin["clusters"].min())
+        shown = ", ".join(dict.fromkeys(f"{r.condition} ({r.clusters})" for r in thin.itertuples()))
+        notes.append(
+            f"warning: {task} · {model}: {len(thin)} rows rest on fewer than {MIN_CLUSTERS} clusters ({shown}); "
+            f"with {fewest} the smallest attainable p is {2.0 ** (1 - fewest):.3g}, so no test can reach 0.05 and "
+            "the intervals are unreliable: evaluate more facts (a larger --limit or more items per task)"
+        )
+    return notes
+
+
+def render(
+    summary: pd.DataFrame,
+    frame: pd.DataFrame,
+    notes: list[str] | None = None,
+    kept: frozenset[tuple[str, str]] = frozenset(),
+) -> Any:
+    """Rich tables of the summary, one per task and model, how many samples called a model, and warnings.
+
+    `kept`: (log, sample id) of samples kept from an interrupted run that this one resumed.
+    """
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -137,8 +203,13 @@ def render(summary: pd.DataFrame, frame: pd.DataFrame) -> Any:
             table.add_row(*cells, row.interval)
         tables.append(table)
     per_sample = frame.drop_duplicates(["log", "sample_id"])
-    calls = int((~per_sample["cached"].astype(bool)).sum())
-    tables.append(
-        Text(f"{len(per_sample)} samples; {calls} called a model, {len(per_sample) - calls} came from the cache.")
-    )
+    was_kept = [(log, str(sid)) in kept for log, sid in zip(per_sample["log"], per_sample["sample_id"], strict=True)]
+    ran = per_sample[[not k for k in was_kept]]
+    calls = int((~ran["cached"].astype(bool)).sum())
+    counts = f"{calls} called a model, {len(ran) - calls} came from the cache"
+    if any(was_kept):
+        counts = f"{sum(was_kept)} kept from the interrupted run; of the {len(ran)} run now, {counts}"
+    tables.append(Text(f"{len(per_sample)} samples; {counts}."))
+    for note in [*(notes or []), *few_cluster_notes(summary)]:
+        tables.append(Text(note if note.startswith("warning: ") else f"warning: {note}", style="yellow"))
     return Group(*tables)

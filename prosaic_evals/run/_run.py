@@ -1,20 +1,23 @@
-"""`prosaic-evals run`: validate everything, start what is needed, evaluate, summarise."""
+"""`prosaic-evals run`: validate everything, start what is needed, evaluate (or resume), summarise."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from prosaic_evals._errors import Interrupted, UserError
-from prosaic_evals.models import model_record, resolve_model
-from prosaic_evals.run._build import build_task
+from prosaic_evals.models import is_managed, model_record, resolve_model
+from prosaic_evals.models._retry import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, install_retry_notices
+from prosaic_evals.run._build import spec_hash
 from prosaic_evals.run._results import sample_frame, summarize
-from prosaic_evals.spec import LikelihoodSpec, LoadedTask, load_task
+from prosaic_evals.run._resume import Unfinished, find_unfinished, run_key
+from prosaic_evals.spec import LikelihoodSpec, LoadedTask, TaskSpec, load_task, shipped_task_names
 
 MAX_SAMPLES = 128
 """Samples in flight per task: enough for vLLM to batch and for likelihood batching."""
@@ -34,6 +37,12 @@ class RunOptions:
     model_roles: dict[str, str] = field(default_factory=dict)
     """Other models a task uses, by role (e.g. `judge`, `rewriter`): role -> model string."""
 
+    max_retries: int = DEFAULT_MAX_RETRIES
+    """Retries of one failing request before the run fails."""
+
+    timeout: int = DEFAULT_TIMEOUT
+    """Seconds one request may take across all its attempts before the run fails."""
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -43,44 +52,152 @@ class RunResult:
     logs: list[str]
     frame: pd.DataFrame
     summary: pd.DataFrame
+    kept: frozenset[tuple[str, str]] = frozenset()
+    """(log, sample id) of samples kept from interrupted runs this run resumed (nothing was called for them)."""
 
 
-def run(task_refs: Sequence[str], options: RunOptions) -> RunResult:
-    from inspect_ai import eval as inspect_eval
+@dataclass
+class _Pair:
+    """One task on one model: run fresh, or resume an unfinished log."""
 
+    task: Any
+    model: Any
+    key: str
+    resume: Unfinished | None
+    dropped: dict[str, Any]
+    """Decoding settings the model's provider does not send (recorded in the log as such)."""
+
+
+def run(task_refs: Sequence[str], options: RunOptions, *, say: Callable[[str], None] | None = None) -> RunResult:
+    say = say or _stderr
     # Everything that can be wrong with the input fails here, before any log exists.
     loaded = [load_task(ref, options.task_args) for ref in task_refs]
-    tasks = [build_task(task, cache=options.cache) for task in loaded]
     _check_roles(loaded, options.model_roles)
     models = [resolve_model(m, base_url=options.base_url, model_args=options.model_args) for m in options.models]
-    roles = {role: resolve_model(ref) for role, ref in options.model_roles.items()}
+    roles = {
+        role: resolve_model(ref, model_args=options.model_args if is_managed(ref) else None)  # shares the server
+        for role, ref in options.model_roles.items()
+    }
     _check_likelihood_support(loaded, models)
-
-    logs = inspect_eval(
-        tasks,
-        model=models,
-        log_dir=options.log_dir,
-        limit=options.limit,
-        max_connections=options.max_connections,
-        max_samples=MAX_SAMPLES,
-        display=options.display,  # type: ignore[arg-type]
-        model_roles=roles or None,
-        # every log names the identities of the models run with it (reports cite them)
-        metadata={"models": {str(m): model_record(m) for m in [*models, *roles.values()]}},
-    )
-    interrupted = len(logs) < len(tasks) * len(models) or any(log.status == "cancelled" for log in logs)
+    _check_generation_fits(loaded, models)
+    install_retry_notices()
+    pairs = _plan(task_refs, loaded, models, options)
+    for pair in pairs:
+        if pair.resume is not None:
+            say(
+                f"Resuming {pair.resume.path} ({pair.resume.status}, {len(pair.resume.sample_ids)} samples "
+                "scored): only the missing samples run"
+            )
+    logs = _evaluate(pairs, models, roles, options)
+    interrupted = len(logs) < len(pairs) or any(log.status == "cancelled" for log in logs)
     if interrupted:
-        raise Interrupted(f"interrupted; logs of what completed are in {options.log_dir} (status cancelled)")
+        raise Interrupted(
+            f"interrupted; logs of what completed are in {options.log_dir}; run the same command again "
+            "to finish only the missing samples"
+        )
     failed = [log for log in logs if log.status != "success"]
     if failed:
         log = failed[0]
         reason = error_summary(log.error.message) if log.error else log.status
         raise UserError(
-            f"{log.eval.task} on {log.eval.model} ended with status {log.status}: {reason} (log: {log.location})"
+            f"{log.eval.task} on {log.eval.model} ended with status {log.status}: {reason} (log: {log.location}); "
+            "run the same command again to resume it"
         )
+    kept = set()
+    for pair, log in zip([p for p in pairs if p.resume is not None], logs, strict=False):
+        assert pair.resume is not None
+        kept |= {(str(log.location), sample_id) for sample_id in pair.resume.sample_ids}
+        pair.resume.path.unlink(missing_ok=True)  # a finished retry holds every sample of the log it resumed
     paths = [str(log.location) for log in logs]
     frame = sample_frame(paths)
-    return RunResult([str(m) for m in models], paths, frame, summarize(frame))
+    return RunResult([str(m) for m in models], paths, frame, summarize(frame), frozenset(kept))
+
+
+def _plan(task_refs: Sequence[str], loaded: list[LoadedTask], models: list[Any], options: RunOptions) -> list[_Pair]:
+    from prosaic_evals._registry import registered_task
+
+    pairs = []
+    for ref, task in zip(task_refs, loaded, strict=True):
+        name, args = task_call(ref, task, options.task_args)
+        built = registered_task(name, args, cache=options.cache)
+        registry_name = f"prosaic_evals/{name}" if name in shipped_task_names() else "prosaic_evals/task_file"
+        call_args = args if name in shipped_task_names() else {"path": name, **args}
+        for model in models:
+            key = run_key(
+                registry_name=registry_name, task_args=call_args, spec_hash=spec_hash(task), model=str(model),
+                identity=model_record(model)["identity"], limit=options.limit,
+            )  # fmt: skip
+            dropped = dropped_decoding(built, model)
+            own = _without(built, dropped, partial(registered_task, name, args, cache=options.cache))
+            pairs.append(_Pair(own, model, key, find_unfinished(Path(options.log_dir), task.name, key), dropped))
+    return pairs
+
+
+DROPPED_BY_PROVIDER = {"AnthropicAPI": ("temperature", "top_p", "top_k")}
+"""Decoding settings a provider does not send (Anthropic's API rejects sampling parameters)."""
+
+
+def dropped_decoding(task: Any, model: Any) -> dict[str, Any]:
+    """The task's decoding settings that `model`'s provider will not send: name -> value asked for."""
+    names = DROPPED_BY_PROVIDER.get(type(model.api).__name__, ())
+    return {n: getattr(task.config, n) for n in names if getattr(task.config, n, None) is not None}
+
+
+def _without(task: Any, dropped: dict[str, Any], rebuild: Callable[[], Any]) -> Any:
+    """`task`, or a copy without the settings its model's provider drops, so that the log records
+    the decoding actually used."""
+    if not dropped:
+        return task
+    copy = rebuild()
+    copy.config = copy.config.model_copy(update=dict.fromkeys(dropped))
+    return copy
+
+
+def _evaluate(pairs: list[_Pair], models: list[Any], roles: dict[str, Any], options: RunOptions) -> list[Any]:
+    """Resume the unfinished logs, then run the rest: one eval of tasks x models when they share
+    their tasks, else one eval per model."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai import eval_retry
+
+    common: dict[str, Any] = dict(
+        log_dir=options.log_dir, max_connections=options.max_connections, max_samples=MAX_SAMPLES,
+        display=options.display, max_retries=options.max_retries, timeout=options.timeout,
+    )  # fmt: skip
+    resumed = [pair.resume.path for pair in pairs if pair.resume is not None]
+    logs = list(eval_retry([str(path) for path in resumed], **common)) if resumed else []
+    if len(logs) < len(resumed) or any(log.status == "cancelled" for log in logs):
+        return logs
+    fresh = [pair for pair in pairs if pair.resume is None]
+    # every log names the identities of the models run with it (reports cite them)
+    records = {str(m): model_record(m) for m in [*models, *roles.values()]}
+    for pair in fresh:
+        if pair.dropped:
+            records[str(pair.model)].setdefault("dropped_decoding", {}).update(pair.dropped)
+    per_model = [[p.task for p in fresh if p.model is m] for m in models]
+    shared = all([id(t) for t in tasks] == [id(t) for t in per_model[0]] for tasks in per_model)
+    groups = [(per_model[0], models)] if shared else [(tasks, [m]) for tasks, m in zip(per_model, models, strict=True)]
+    for tasks, group_models in groups:
+        if tasks:
+            logs += inspect_eval(
+                tasks, model=group_models, limit=options.limit, model_roles=roles or None,
+                metadata={"models": records}, **common,
+            )  # fmt: skip
+    return logs
+
+
+def task_call(ref: str, task: LoadedTask, overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(shipped name or absolute path, arguments) for the registered factory that builds `task`.
+
+    The arguments are every parameter and the conditions (so that the viewer and
+    `evals_df` show them), plus any overrides outside the parameters.
+    """
+    shipped = ref in shipped_task_names() and not Path(ref).expanduser().is_file()
+    name = ref if shipped else str(task.path.resolve())
+    args: dict[str, Any] = {**task.params.model_dump(mode="json"), "conditions": list(task.conditions)}
+    for key, value in overrides.items():
+        if "." in key or (key in TaskSpec.model_fields and key not in ("parameters", "conditions")):
+            args[key] = value
+    return name, args
 
 
 def _check_roles(tasks: list[LoadedTask], given: dict[str, str]) -> None:
@@ -108,9 +225,29 @@ def _check_likelihood_support(tasks: list[LoadedTask], models: list[Any]) -> Non
                     raise UserError(f"{Path(task.path).name}: {reason}")
 
 
+def _check_generation_fits(tasks: list[LoadedTask], models: list[Any]) -> None:
+    """A managed server's context must hold the answers asked for (else every request fails after a log exists)."""
+    for model in models:
+        launch = getattr(model.api, "launch", None)
+        context = getattr(launch, "max_model_len", None)
+        for task in tasks:
+            wanted = task.spec.generation.max_tokens
+            if context and wanted and wanted >= context:
+                raise UserError(
+                    f"{Path(task.path).name}: generation.max_tokens {wanted} does not fit the server's context of "
+                    f"{context} tokens ({model}); lower it, or serve a longer context with -M max_model_len=N"
+                )
+
+
 def error_summary(message: str, width: int = 300) -> str:
     """One line from an inspect error: the provider's own message where there is one."""
     text = " ".join(re.sub(r"[\\'\"]", "", message.replace("\\n", " ")).split())
     found = re.findall(r"message: ([^}]+)", text)
     text = (found[-1] if found else text).strip()
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)

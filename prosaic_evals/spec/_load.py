@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_yaml_file
 from prosaic_evals._paths import display_path, tasks_dir
-from prosaic_evals._strict import StrictModel
+from prosaic_evals._strict import BOOL_AS_NUMBER, StrictModel
 from prosaic_evals.families import Family, get_family
 from prosaic_evals.spec._models import TaskSpec
 
@@ -48,14 +49,24 @@ def find_task_file(ref: str | Path) -> Path:
     raise UserError(f"unknown task {str(ref)!r}: {hint} (shipped: {', '.join(shipped_task_names())})")
 
 
-def load_task(ref: str | Path, overrides: Mapping[str, Any] | None = None) -> LoadedTask:
-    """Read, override (`-T key=value`) and validate a task file."""
+def load_task(
+    ref: str | Path, overrides: Mapping[str, Any] | None = None, *, overrides_base: Path | None = None
+) -> LoadedTask:
+    """Read, override (`-T key=value`) and validate a task file.
+
+    File parameters are made absolute: a path written in the task file is relative
+    to the file, a path in `overrides` to `overrides_base` (the working directory).
+    """
     path = find_task_file(ref)
     raw = read_yaml(path)
+    spec = validate(TaskSpec, raw, source=path)  # the file alone must be valid, before any override
+    family = get_family_for(spec, path)
+    raw = _absolute_paths(raw, family, path.parent)
     if overrides:
         raw = apply_overrides(raw, overrides, source=path)
-    spec = validate(TaskSpec, raw, source=path)
-    family = get_family_for(spec, path)
+        raw = _absolute_paths(raw, family, overrides_base or Path.cwd())
+        spec = validate(TaskSpec, raw, source=path)
+        family = get_family_for(spec, path)
     params = validate(family.Parameters, spec.parameters, source=path, prefix="parameters")
     _check_conditions(spec, family, path)
     if spec.scorer.name not in family.scorers:
@@ -66,16 +77,31 @@ def load_task(ref: str | Path, overrides: Mapping[str, Any] | None = None) -> Lo
     return LoadedTask(name=path.stem, path=path, spec=spec, params=params, family=family)
 
 
+def _absolute_paths(raw: dict[str, Any], family: Family, base: Path) -> dict[str, Any]:  # type: ignore[type-arg]
+    """`raw` with the family's file parameters that are relative resolved against `base`."""
+    parameters = raw.get("parameters")
+    if not isinstance(parameters, dict):
+        return raw
+    fixed = dict(parameters)
+    for name in path_fields(family.Parameters):
+        value = fixed.get(name)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            fixed[name] = str(base / value)
+    return {**raw, "parameters": fixed}
+
+
+def path_fields(model: type[BaseModel]) -> list[str]:
+    """Fields of `model` that hold a file path."""
+
+    def holds_path(annotation: Any) -> bool:
+        return annotation is Path or any(holds_path(arg) for arg in get_args(annotation))
+
+    return [name for name, info in model.model_fields.items() if holds_path(info.annotation)]
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{display_path(path)}:{mark.line + 1}:{mark.column + 1}" if mark else display_path(path)
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{where}: invalid YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{display_path(path)}: cannot read: {e}") from None
+    """A YAML file that must hold a mapping (a task, fine-tune, study or data file)."""
+    data = read_yaml_file(path)
     if not isinstance(data, dict):
         raise UserError(
             f"{display_path(path)}: expected a mapping of keys (family, parameters, ...), got {type(data).__name__}"
@@ -94,6 +120,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], *, source
             value = _parse_scalar(value)
         if key == "conditions" and isinstance(value, str):
             value = [c.strip() for c in value.split(",") if c.strip()]
+        if key == "conditions" and (value is None or value == [] or value == ""):
+            raise UserError("-T conditions: empty; name one or more conditions, or leave it out to run them all")
         path = key.split(".") if "." in key or key in TaskSpec.model_fields else ["parameters", key]
         target = result
         for part in path[:-1]:
@@ -107,21 +135,30 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], *, source
 def _parse_scalar(value: str) -> Any:
     try:
         return yaml.safe_load(value)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return value
+    except ValueError:
+        raise UserError(f"-T value {value[:40]!r}...: a number has too many digits") from None
 
 
-def validate(model: type[BaseModel], data: Any, *, source: Path, prefix: str = "") -> Any:
+def validate(model: type[BaseModel], data: Any, *, source: Path, prefix: str = "", quote_values: bool = True) -> Any:
+    """`data` as a `model`; the first problem as one line naming the file and field.
+
+    `quote_values=False` for data files, whose values must not be echoed (see `prosaic_evals._files`).
+    """
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise UserError(f"{display_path(source)}: {describe_validation_error(e, data, prefix)}") from None
+        raise UserError(f"{display_path(source)}: {describe_validation_error(e, data, prefix, quote_values)}") from None
+    except RecursionError:
+        raise UserError(f"{display_path(source)}: nested too deeply") from None
 
 
-def describe_validation_error(error: ValidationError, data: Any, prefix: str = "") -> str:
+def describe_validation_error(error: ValidationError, data: Any, prefix: str = "", quote_values: bool = True) -> str:
     """The first error as `field.path: message (got value)`, tags of unions removed."""
     first = error.errors()[0]
-    loc = _display_loc(data, first["loc"])
+    named = (first.get("ctx") or {}).get("field") if first["type"] == BOOL_AS_NUMBER else None
+    loc = _display_loc(data, (*first["loc"], named) if named else first["loc"])
     field = ".".join(p for p in [prefix, loc] if p) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
@@ -130,10 +167,15 @@ def describe_validation_error(error: ValidationError, data: Any, prefix: str = "
         return f"{field}: required field is missing"
     message = first["msg"]
     got = first.get("input")
-    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-    if kind.startswith("value_error"):  # our own validators name the value themselves
+    shown = "" if isinstance(got, dict | list) or got is None or not quote_values else f" (got {_short(got)})"
+    if kind.startswith("value_error") or kind == BOOL_AS_NUMBER:  # our own validators name the value themselves
         message, shown = message.removeprefix("Value error, "), ""
     return f"{field}: {message}{shown}"
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _display_loc(data: Any, loc: tuple[Any, ...]) -> str:

@@ -17,19 +17,23 @@ if TYPE_CHECKING:
     from inspect_ai.model import GenerateConfig
 
 
+MAX_TOKENS = 2**20
+"""No model generates more in one answer; a larger value is a typo (1e9) that would fail only after a log exists."""
+
+
 class GenerationSpec(StrictModel):
     """Decoding settings, passed to inspect's `GenerateConfig`."""
 
     temperature: float | None = Field(default=0.0, ge=0.0)
     """Sampling temperature; 0 is greedy. Providers that refuse it (Anthropic) use their default."""
 
-    max_tokens: int | None = Field(default=64, ge=1)
+    max_tokens: int | None = Field(default=64, ge=1, le=MAX_TOKENS)
     """Maximum tokens to generate."""
 
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     """Nucleus sampling mass."""
 
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     """Sampling seed, for providers that accept one."""
 
     def to_config(self) -> GenerateConfig:

@@ -80,7 +80,7 @@ def test_spec_files_get_one_line_errors(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", "data.jsonl:2: not JSON"),
+        ("{not json", "data.jsonl:2: invalid JSON"),
         ([1, 2], "data.jsonl:2: expected an object with 'messages', got list"),
         ({"prompt": "x"}, "data.jsonl:2: unknown key 'prompt'"),
         ({"messages": []}, "data.jsonl:2: 'messages' must be a non-empty list"),

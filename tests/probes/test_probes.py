@@ -176,7 +176,7 @@ def test_user_probe_files(tmp_path: Path) -> None:
         read_probe_file(bad)
     blank = tmp_path / "blank.csv"
     blank.write_text("text,label,group\nAda,yes,a\nBo,,b\n")
-    with pytest.raises(UserError, match=r"blank\.csv: row 2: empty 'label'"):
+    with pytest.raises(UserError, match=r"blank\.csv:3: empty 'label'"):
         read_probe_file(blank)
 
 

@@ -58,6 +58,19 @@ def test_interleave_spreads_a_limit_over_conditions() -> None:
     assert [i.id for i in interleave(items)] == ["a0", "b0", "a1", "b1", "a2", "b2"]
 
 
+def test_interleave_spreads_a_limit_over_clusters_deterministically() -> None:
+    # 3 facts x 4 templates per condition, listed fact by fact as the generators do
+    items = [
+        Item(id=f"{c}-{fact}-{t}", condition=c, prompt="", target="", cluster=f"{c}{fact}")
+        for c in "ab" for fact in range(3) for t in range(4)
+    ]  # fmt: skip
+    first = interleave(items)[:6]
+    assert [i.id for i in first] == ["a-0-0", "b-0-0", "a-1-0", "b-1-0", "a-2-0", "b-2-0"]
+    assert len({i.cluster for i in first}) == 6  # --limit 6: three facts per condition, not one
+    assert [i.id for i in interleave(list(reversed(items)))] != [i.id for i in interleave(items)]  # order is the input's
+    assert sorted(i.id for i in interleave(items)) == sorted(i.id for i in items)
+
+
 def test_error_summary_keeps_the_providers_message_on_one_line() -> None:
     raw = "ModelGenerateError('\\nRequest:\\n{...}\\nBadRequestError(\\'Error code: 400 - {\\\\\\'message\\\\\\': \\\\\\'tools need a parser\\\\\\'}}\\')')"
     assert error_summary(raw) == "tools need a parser"

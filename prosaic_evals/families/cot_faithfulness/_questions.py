@@ -9,7 +9,6 @@ plausible distractors; the loader reads user questions in the BIG-bench JSON for
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_json_file
 from prosaic_evals._paths import display_path
 from prosaic_evals.families._base import content_id
 
@@ -124,12 +124,7 @@ def generate_questions(kinds: list[str], per_kind: int, seed: int) -> list[Quest
 def read_bbh(path: Path) -> list[Question]:
     """Questions from BIG-bench style JSON: a list of examples or `{"examples": [...]}`."""
     where = display_path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{where}: cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{where}:{e.lineno}: invalid JSON: {e.msg}") from None
+    data = read_json_file(path)
     examples = data.get("examples") if isinstance(data, dict) else data
     if not isinstance(examples, list) or not examples:
         raise UserError(f'{where}: expected a non-empty list of examples (or {{"examples": [...]}})')
@@ -160,6 +155,6 @@ def _bbh_question(where: str, i: int, example: Any) -> Question:
         raise UserError(f"{at}: needs 2 to 26 distinct options (got {len(options)})")
     best = [j for j, s in enumerate(scores) if s == 1]
     if len(best) != 1 or any(s not in (0, 1) for s in scores):
-        raise UserError(f"{at}: scores must mark exactly one option 1 and the others 0 (got {scores})")
+        raise UserError(f"{at}: scores must mark exactly one option 1 and the others 0 (got {len(best)} marked 1)")
     source = Path(where).stem
     return Question(content_id(source, text, prefix=source), source, text.strip(), tuple(map(str, options)), best[0])

@@ -125,7 +125,7 @@ def load_chatbots(path: Path | None) -> ChatbotData:
     if path is None:
         data: ChatbotData = ChatbotData.model_validate(shipped_yaml(CHATBOTS))
         return data
-    user: ChatbotData = validate(ChatbotData, read_yaml(path), source=path)
+    user: ChatbotData = validate(ChatbotData, read_yaml(path), source=path, quote_values=False)
     return user
 
 

@@ -7,12 +7,13 @@ No data is shipped; pass `-T csv=FILE` with columns `child,parent,parent_type`.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
 
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_csv_file
+from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
 from prosaic_evals.families._base import Family, Item, UserFile, content_id
 
@@ -48,31 +49,26 @@ class CelebrityParents(Family[CelebrityParameters]):
 
 def read_pairs(path: Path) -> list[dict[str, str]]:
     """Rows of a child,parent,parent_type CSV; bad rows are errors naming the line."""
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UserError(
-                f"{path}: missing column(s) {', '.join(missing)}; "
-                f"expected {','.join(COLUMNS)}, found {','.join(reader.fieldnames or []) or 'no header'}"
-            )
-        rows: list[dict[str, str]] = []
-        seen: dict[tuple[str, str], int] = {}
-        for line, raw in enumerate(reader, start=2):
-            row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
-            empty = [c for c in COLUMNS if not row[c]]
-            if empty:
-                raise UserError(f"{path}:{line}: empty {', '.join(empty)}")
-            row["parent_type"] = row["parent_type"].lower()
-            if row["parent_type"] not in PARENT_TYPES:
-                raise UserError(f"{path}:{line}: parent_type must be mother or father, got {raw['parent_type']!r}")
-            key = (row["child"], row["parent"])
-            if key in seen:
-                raise UserError(f"{path}:{line}: duplicate pair {key[0]!r}, {key[1]!r} (first on line {seen[key]})")
-            seen[key] = line
-            rows.append(row)
+    where = display_path(path)
+    rows: list[dict[str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, raw in read_csv_file(path, COLUMNS):
+        row = {c: raw[c].strip() for c in COLUMNS}
+        empty = [c for c in COLUMNS if not row[c]]
+        if empty:
+            raise UserError(f"{where}:{line}: empty {', '.join(empty)}")
+        row["parent_type"] = row["parent_type"].lower()
+        if row["parent_type"] not in PARENT_TYPES:
+            raise UserError(f"{where}:{line}: parent_type must be mother or father, got {raw['parent_type'][:40]!r}")
+        if row["child"] == row["parent"]:
+            raise UserError(f"{where}:{line}: child and parent are the same person {row['child'][:60]!r}")
+        key = (row["child"], row["parent"])
+        if key in seen:
+            raise UserError(f"{where}:{line}: duplicate pair {key[0]!r}, {key[1]!r} (first on line {seen[key]})")
+        seen[key] = line
+        rows.append(row)
     if not rows:
-        raise UserError(f"{path}: no rows")
+        raise UserError(f"{where}: no rows")
     return rows
 
 

@@ -8,7 +8,6 @@ answers can be scored over a restricted answer set.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Literal
 
 from prosaic_evals._data import shipped_digest, shipped_yaml
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_csv_file
+from prosaic_evals._paths import display_path
 from prosaic_evals.families._base import content_id
 
 ENTITIES = "two_hop/entities.yaml"
@@ -139,39 +140,31 @@ def read_triplets(
     Without a `subset` column every triplet is taught fact by fact and a seeded
     `demoed_fraction` of them gets two-hop demonstrations.
     """
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in COLUMNS if c not in header]
-        if missing:
-            raise UserError(
-                f"{path}: missing column(s) {', '.join(missing)}; expected e1,e2,e3[,subset], "
-                f"found {','.join(header) or 'no header'}"
-            )
-        rows: list[tuple[str, str, str, str]] = []
-        seen: dict[str, int] = {}
-        for line, raw in enumerate(reader, start=2):
-            e1, e2, e3 = ((raw.get(c) or "").strip() for c in COLUMNS)
-            subset = (raw.get("subset") or "").strip()
-            empty = [c for c, v in zip(COLUMNS, (e1, e2, e3), strict=True) if not v]
-            if empty:
-                raise UserError(f"{path}:{line}: empty {', '.join(empty)}")
-            if e1 == e2:
-                raise UserError(f"{path}:{line}: e1 and e2 are the same entity {e1!r}")
-            if subset and subset not in SUBSETS:
-                raise UserError(f"{path}:{line}: subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
-            for column, value in zip(COLUMNS, (e1, e2, e3), strict=True):
-                if not single_token(value):
-                    raise UserError(
-                        f"{path}:{line}: {column} {value!r} is not a single token under parameters.tokenizer "
-                        "(answer-restricted scoring needs single tokens; set tokenizer: null to skip the check)"
-                    )
-            if e1 in seen:
-                raise UserError(f"{path}:{line}: e1 {e1!r} already has a spouse on line {seen[e1]}")
-            seen[e1] = line
-            rows.append((e1, e2, e3, subset))
+    where = display_path(path)
+    rows: list[tuple[str, str, str, str]] = []
+    seen: dict[str, int] = {}
+    for line, raw in read_csv_file(path, COLUMNS, optional=("subset",)):
+        e1, e2, e3 = (raw[c].strip() for c in COLUMNS)
+        subset = raw.get("subset", "").strip()
+        empty = [c for c, v in zip(COLUMNS, (e1, e2, e3), strict=True) if not v]
+        if empty:
+            raise UserError(f"{where}:{line}: empty {', '.join(empty)}")
+        if e1 == e2:
+            raise UserError(f"{where}:{line}: e1 and e2 are the same entity {e1[:60]!r}")
+        if subset and subset not in SUBSETS:
+            raise UserError(f"{where}:{line}: subset must be one of {', '.join(SUBSETS)}, got {subset[:40]!r}")
+        for column, value in zip(COLUMNS, (e1, e2, e3), strict=True):
+            if not single_token(value):
+                raise UserError(
+                    f"{where}:{line}: {column} {value[:60]!r} is not a single token under parameters.tokenizer "
+                    "(answer-restricted scoring needs single tokens; set tokenizer: null to skip the check)"
+                )
+        if e1 in seen:
+            raise UserError(f"{where}:{line}: e1 {e1!r} already has a spouse on line {seen[e1]}")
+        seen[e1] = line
+        rows.append((e1, e2, e3, subset))
     if not rows:
-        raise UserError(f"{path}: no rows")
+        raise UserError(f"{where}: no rows")
     rng = random.Random(f"demoed:{seed}")
     unassigned = [i for i, row in enumerate(rows) if not row[3]]
     demoed = set(rng.sample(unassigned, round(len(unassigned) * demoed_fraction)))
