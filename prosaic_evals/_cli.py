@@ -28,8 +28,10 @@ def _pairs(option: str, values: Sequence[str]) -> dict[str, Any]:
             raise UserError(f"{option} {item!r}: expected key=value")
         try:
             result[key] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             result[key] = value
+        except ValueError:  # an integer beyond Python's int-string limit
+            raise UserError(f"{option} {key}: the value has too many digits") from None
     return result
 
 
@@ -167,10 +169,16 @@ def compare(
 
 
 def _eval_files(paths: Sequence[Path]) -> list[Path]:
+    """The .eval logs in `paths` (files or folders), without those superseded by a retry (with a warning)."""
+    from prosaic_evals.run._results import current_logs
+
     files = [f for p in paths for f in (sorted(p.glob("*.eval")) if p.is_dir() else [p])]
     if not files:
         raise UserError(f"no .eval logs in {', '.join(map(str, paths))}")
-    return files
+    current, notes = current_logs(files)
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    return current
 
 
 @cli.command()

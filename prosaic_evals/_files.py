@@ -153,7 +153,7 @@ def read_csv_file(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for each row of a CSV with a header; rows have exactly the header's fields."""
     where = display_path(path)
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)  # an unclosed quote is an error
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as e:
@@ -175,7 +175,7 @@ def read_csv_file(
             continue
         if len(fields) != len(header):
             raise UserError(
-                f"{where}:{reader.line_num}: {len(fields)} fields but the header has {len(header)} "
+                f"{where}:{reader.line_num}: {len(fields)} field(s) but the header has {len(header)} "
                 "(quote a field that contains a comma)"
             )
         yield reader.line_num, dict(zip(header, fields, strict=True))

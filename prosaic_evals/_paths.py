@@ -21,6 +21,12 @@ def home() -> Path:
     return root
 
 
+def keep_inspect_cache_in_home() -> None:
+    """inspect's generation cache goes under the home too (unless INSPECT_CACHE_DIR says otherwise), so that
+    two homes never share cached answers."""
+    os.environ.setdefault("INSPECT_CACHE_DIR", str(home() / "inspect-cache"))
+
+
 def display_path(path: Path | str) -> str:
     """`path` relative to the working directory when it lies below it, for messages."""
     resolved = Path(path).resolve()

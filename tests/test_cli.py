@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -58,8 +59,28 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
         '{"text": "Cy is short.", "label": "y", "group": "c", "name": "Cy"}\n'
     )
     (tmp / "no_entity.yaml").write_text("data: no_entity.jsonl\npositions: ['entity:name']\nfolds: 2\n")
+    bad = tmp / "bad-logs"
+    bad.mkdir()
+    (bad / "empty.eval").write_bytes(b"")
+    (bad / "text.eval").write_text("not a zip\n")
+    with zipfile.ZipFile(bad / "whole.zip", "w") as archive:
+        archive.writestr("header.json", "{}" * 1000)
+    (bad / "truncated.eval").write_bytes((bad / "whole.zip").read_bytes()[:300])
     small = ["-T", "facts_per_subset=2", "-T", "heldout_templates=1", "--folds", "2"]
     return [
+        (["results", str(bad / "empty.eval")], ["empty.eval: not a readable inspect log"]),
+        (["results", str(bad / "text.eval")], ["text.eval: not a readable inspect log"]),
+        (["results", str(bad / "truncated.eval")], ["truncated.eval: not a readable inspect log"]),
+        (["compare", "--logs", str(bad / "truncated.eval")], ["truncated.eval: not a readable inspect log"]),
+        (
+            ["run", "reversal_curse", "--model", "openai-api/acme/m", "--model-base-url", "http://127.0.0.1:9/v1"],
+            ["cannot reach --model-base-url http://127.0.0.1:9/v1"],
+        ),
+        (["run", "reversal_curse", "-T", "conditions="], ["-T conditions: empty"]),
+        (["run", "reversal_curse", "-M", "bogus=1"], ["-M bogus: not a vLLM server option"]),
+        (["run", "reversal_curse", "-M", "max_model_len=lots"], ["-M max_model_len='lots': Input should be"]),
+        (["run", "reversal_curse", "-T", "generation.max_tokens=4096"], ["does not fit the server's context"]),
+        (["serve", "openai/gpt-4o"], ["serve starts the harness's own vLLM servers"]),
         (
             ["probe", "reversal_curse", "-m", "openai/gpt-4o"],
             ["'openai/gpt-4o' is an API model: probes need local weights"],
@@ -137,7 +158,9 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, isolated_state: Path) -> None:
     logs = tmp_path / "logs"
     for args, expected in bad_inputs(tmp_path):
-        assert_one_line_error(cli(*args, "--log-dir", str(logs)) if args[0] == "run" else cli(*args), *expected)
+        done = cli(*args, "--log-dir", str(logs)) if args[0] == "run" else cli(*args)
+        assert_one_line_error(done, *expected)
+        assert "Starting vLLM server" not in done.stderr  # refused before anything was started
         assert not logs.exists()
         assert not (isolated_state / "variants" / "registry.json").exists()  # nothing registered
 
@@ -176,32 +199,49 @@ def test_a_server_that_fails_to_start_is_a_one_line_error(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_or_sigterm_shut_down_the_server_it_started(
-    tmp_path: Path, isolated_state: Path, signum: int, code: int
-) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_no_signal_leaves_the_server_behind(tmp_path: Path, isolated_state: Path, signum: int, code: int) -> None:
+    """SIGINT, SIGTERM and SIGKILL (no handler, no atexit) all take the managed server down with the harness.
+
+    Both tasks run with a non-default server option: one server serves them all (inspect looks models up
+    by name, which once started a second server with the default options for the second task).
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "--log-dir", str(tmp_path), "--display", "plain"],
+        [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "reversal_curse_likelihood",
+         "-M", "kv_cache_gib=3", "--log-dir", str(tmp_path), "--display", "plain"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default,
     )  # fmt: skip
     try:
         port = wait_for_server(isolated_state / "servers", process)
         found = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True)
         group = os.getpgid(int(found.stdout.split()[0]))  # the server, its engine and workers
-        time.sleep(3)  # let the evaluation begin
+        deadline = time.monotonic() + 300
+        while len(list(tmp_path.glob("*.eval"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)  # both tasks have begun
+        time.sleep(3)
+        assert len(list((isolated_state / "servers").glob("*.log"))) == 1  # one server for both tasks
         process.send_signal(signum)
         process.wait(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == code, process.stderr.read() if process.stderr else ""
+    stderr = process.stderr.read() if process.stderr else ""
+    assert process.returncode == code, stderr
+    if signum != signal.SIGKILL:
+        assert stderr.strip().splitlines()[-1].startswith(f"interrupted by {signal.Signals(signum).name}")
+    deadline = time.monotonic() + 60  # after SIGKILL the lifeline needs a moment (SIGTERM, then SIGKILL)
+    while _alive(group) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _alive(group) == []  # the server, its engine core and workers are gone (zombies await init's reaping)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+
+
+def _alive(group: int) -> list[str]:
     table = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True).stdout
-    alive = [
+    return [
         line for line in table.splitlines() if line.split()[0] == str(group) and not line.split()[1].startswith("Z")
     ]
-    assert alive == []  # the server, its engine core and workers are gone (zombies await init's reaping)
 
 
 def wait_for_server(log_dir: Path, process: subprocess.Popen[str], timeout: float = 600) -> int:

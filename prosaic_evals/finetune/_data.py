@@ -29,7 +29,7 @@ def load_records(spec: DataSpec, *, relative_to: Path | None = None) -> tuple[li
     from prosaic_evals.spec import load_task
 
     assert spec.task is not None
-    task = load_task(spec.task, spec.task_args)
+    task = load_task(spec.task, spec.task_args, overrides_base=relative_to)
     source = f"the training split of task {task.name}"
     records = task.family.train_records(task.params)
     if not records:

@@ -59,20 +59,11 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
         if api_key == MODEL_INFO_LOOKUP_API_KEY:
             # inspect instantiates a provider just to look up a model's context window:
             # answer that without starting (or sharing) a server.
+            self.served = model_name
             super().__init__(model_name=model_name, base_url=LOOKUP_URL, api_key=api_key, config=config, service="vllm")
             return
-        options = {k: model_args.pop(k) for k in list(model_args) if k in LaunchSpec.__dataclass_fields__}
-        if model_args:  # refused before a server starts, not by the client after
-            known = ", ".join(sorted(set(LaunchSpec.__dataclass_fields__) - {"model", "served_name"}))
-            raise UserError(f"-M {', '.join(sorted(model_args))}: not a vLLM server option (known: {known})")
-        adapter = None
-        if model_name.startswith(VARIANT_PREFIX):
-            variant = model_name.removeprefix(VARIANT_PREFIX)
-            self.launch, self.served, self.identity, adapter = _variant(variant, options)
-        else:
-            target, self.served = local_target(model_name)
-            self.launch = LaunchSpec.for_model(target, self.served, **options)
-            self.identity = model_identity(target)
+        self.launch, self.served, self.identity, adapter = planned_server(model_name, model_args)
+        model_args = {}  # every argument was a server option
         self.server: VLLMServer = POOL.get(self.launch)
         if adapter is not None:  # a LoRA variant: hot-load it onto its base model's server
             self.server.load_adapter(self.served, adapter)
@@ -89,7 +80,11 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
         self.base_url = f"{PROVIDER}://{self.identity}"
 
     def _create_client(self) -> AsyncOpenAI:
-        return AsyncOpenAI(api_key=self.server.api_key, base_url=self.server.base_url, http_client=self.http_client)
+        # max_retries=0: the SDK's own retries would hide failures from inspect's loop, whose limits
+        # (--max-retries, --timeout) and notices are the ones a user sets and sees
+        server = getattr(self, "server", None)  # none for a model-information lookup
+        url, key = (server.base_url, server.api_key) if server else (LOOKUP_URL, self.api_key)
+        return AsyncOpenAI(api_key=key, base_url=url, http_client=self.http_client, max_retries=0)
 
     def service_model_name(self) -> str:
         return self.served
@@ -129,8 +124,25 @@ class RunningServerAPI(OpenAICompatibleAPI):
             )
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config, service="vllm")
 
+    def _create_client(self) -> AsyncOpenAI:
+        return AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, http_client=self.http_client, max_retries=0)
+
     def retry_wait(self) -> Any:
         return server_wait()
+
+
+def planned_server(model_name: str, model_args: dict[str, Any]) -> tuple[LaunchSpec, str, str, str | None]:
+    """(launch spec, served name, identity, LoRA adapter folder or None) for `prosaic-vllm/<model_name>`,
+    computed without starting anything, so that bad options are refused before a server starts."""
+    options = {k: v for k, v in model_args.items() if k in LaunchSpec.__dataclass_fields__}
+    unknown = sorted(set(model_args) - set(options))
+    if unknown:
+        known = ", ".join(sorted(set(LaunchSpec.__dataclass_fields__) - {"model", "served_name"}))
+        raise UserError(f"-M {', '.join(unknown)}: not a vLLM server option (known: {known})")
+    if model_name.startswith(VARIANT_PREFIX):
+        return _variant(model_name.removeprefix(VARIANT_PREFIX), options)
+    target, served = local_target(model_name)
+    return LaunchSpec.for_model(target, served, **options), served, model_identity(target), None
 
 
 def _variant(name: str, options: dict[str, Any]) -> tuple[LaunchSpec, str, str, str | None]:

@@ -17,7 +17,7 @@ import pandas as pd
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import display_path
 from prosaic_evals.run import sample_frame
-from prosaic_evals.run._results import planned_samples, read_log
+from prosaic_evals.run._results import current_logs, planned_samples, read_log
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Evidence:
 
 
 def read_evidence(paths: list[Path]) -> Evidence:
+    paths, superseded = current_logs(paths)
     infos = [_info(path) for path in paths]
     frames = []
     for info in infos:
@@ -60,7 +61,7 @@ def read_evidence(paths: list[Path]) -> Evidence:
             )
         frames.append(frame.assign(log=display_path(info.path)))
     frame = pd.concat(frames, ignore_index=True)
-    evidence = Evidence(frame, infos)
+    evidence = Evidence(frame, infos, warnings=list(superseded))
     _check_same_task_definition(infos, frame, evidence.warnings)
     _check_shared_tasks(infos)
     for info in infos:

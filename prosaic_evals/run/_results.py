@@ -38,6 +38,20 @@ def read_log(path: str | Path, *, header_only: bool = False) -> Any:
         raise UserError(f"{path}: not a readable inspect log ({reason[:200]})") from None
 
 
+def current_logs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """The logs to read, and a note for each left out: an unfinished log superseded by its retry
+    (`inspect eval-retry` keeps the task id, and the retry holds the samples of the log it retried)."""
+    headers = [(Path(path), read_log(path, header_only=True)) for path in paths]
+    retried = {}
+    for path, header in headers:
+        for other, later in headers:
+            same = other != path and later.eval.task_id == header.eval.task_id and later.eval.model == header.eval.model
+            if same and header.status != "success" and later.eval.created > header.eval.created:
+                retried[path] = other
+    notes = [f"{path} is superseded by its retry {by} and is left out" for path, by in retried.items()]
+    return [path for path, _ in headers if path not in retried], notes
+
+
 def planned_samples(log: Any) -> int:
     """Samples the run was asked for: the dataset, cut by `--limit`, times the epochs."""
     if log.status == "success" and log.results and log.results.total_samples:
@@ -177,7 +191,7 @@ def render(
 ) -> Any:
     """Rich tables of the summary, one per task and model, how many samples called a model, and warnings.
 
-    `kept`: (log, sample id) of samples kept from an interrupted run that this one resumed.
+    `kept`: (log, sample id) of samples already in the log folder (of a run this one resumed or reused).
     """
     from rich.console import Group
     from rich.table import Table
@@ -208,7 +222,7 @@ def render(
     calls = int((~ran["cached"].astype(bool)).sum())
     counts = f"{calls} called a model, {len(ran) - calls} came from the cache"
     if any(was_kept):
-        counts = f"{sum(was_kept)} kept from the interrupted run; of the {len(ran)} run now, {counts}"
+        counts = f"{sum(was_kept)} were already in the log folder; of the {len(ran)} run now, {counts}"
     tables.append(Text(f"{len(per_sample)} samples; {counts}."))
     for note in [*(notes or []), *few_cluster_notes(summary)]:
         tables.append(Text(note if note.startswith("warning: ") else f"warning: {note}", style="yellow"))

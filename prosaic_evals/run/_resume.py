@@ -6,7 +6,8 @@ A new run of the same key finds the interrupted log in the log folder and hands
 it to inspect's `eval_retry`, which keeps the samples already scored (recovering
 a killed process's buffered samples first) and runs the rest. Once the retry has
 succeeded, the superseded log is removed, as inspect's eval sets do: its samples
-live on in the new one.
+live on in the new one. A finished log of the same key is reused as it is:
+nothing is missing, so nothing runs.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ FINISHED = "success"
 
 
 def run_key(*, registry_name: str, task_args: dict[str, Any], spec_hash: str, model: str, identity: str,
-            limit: int | None) -> str:  # fmt: skip
-    """What makes two runs the same run (decoding settings are part of the spec)."""
+            limit: int | None, version: str) -> str:  # fmt: skip
+    """What makes two runs the same run (decoding settings are part of the spec; `version`: the harness's)."""
     args = {k: v for k, v in task_args.items() if k != "cache"}  # the cache changes no result
-    parts = [registry_name, args, spec_hash, model, identity, limit]
+    parts = [registry_name, args, spec_hash, model, identity, limit, version]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -40,6 +41,7 @@ def key_of_log(log: Any) -> str | None:
     return run_key(
         registry_name=name, task_args=log.eval.task_args_passed or {}, spec_hash=spec_hash,
         model=log.eval.model, identity=identity, limit=_limit(log.eval.config.limit),
+        version=str(meta.get("prosaic_evals_version")),
     )  # fmt: skip
 
 
@@ -49,14 +51,16 @@ def _limit(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class Unfinished:
+    """A log of an earlier run of the same key: to resume, or (status success) to reuse as it is."""
+
     path: Path
     status: str
     sample_ids: frozenset[str]
     """Samples the log holds (a killed run's buffered samples are recovered on top of these)."""
 
 
-def find_unfinished(log_dir: Path, task: str, key: str) -> Unfinished | None:
-    """The newest log of `key` in `log_dir` if it did not finish, else None."""
+def find_latest(log_dir: Path, task: str, key: str) -> Unfinished | None:
+    """The newest log of `key` in `log_dir` (finished or not), if any."""
     from inspect_ai.log import read_eval_log
 
     newest: tuple[str, Path, Any] | None = None
@@ -70,7 +74,7 @@ def find_unfinished(log_dir: Path, task: str, key: str) -> Unfinished | None:
             continue
         if newest is None or header.eval.created > newest[0]:
             newest = (header.eval.created, path, header)
-    if newest is None or newest[2].status == FINISHED:
+    if newest is None:
         return None
     return Unfinished(newest[1], newest[2].status, _samples_in(newest[1]))
 

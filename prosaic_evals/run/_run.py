@@ -11,12 +11,15 @@ from typing import Any
 
 import pandas as pd
 
+from prosaic_evals import __version__
 from prosaic_evals._errors import Interrupted, UserError
+from prosaic_evals._paths import keep_inspect_cache_in_home
 from prosaic_evals.models import is_managed, model_record, resolve_model
 from prosaic_evals.models._retry import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, install_retry_notices
 from prosaic_evals.run._build import spec_hash
-from prosaic_evals.run._results import sample_frame, summarize
-from prosaic_evals.run._resume import Unfinished, find_unfinished, run_key
+from prosaic_evals.run._display import concise_errors_in_inspect_display
+from prosaic_evals.run._results import read_log, sample_frame, summarize
+from prosaic_evals.run._resume import FINISHED, Unfinished, find_latest, run_key
 from prosaic_evals.spec import LikelihoodSpec, LoadedTask, TaskSpec, load_task, shipped_task_names
 
 MAX_SAMPLES = 128
@@ -43,6 +46,9 @@ class RunOptions:
     timeout: int = DEFAULT_TIMEOUT
     """Seconds one request may take across all its attempts before the run fails."""
 
+    task_args_base: Path | None = None
+    """Folder that relative file paths in `task_args` are relative to (default: the working directory)."""
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -53,7 +59,7 @@ class RunResult:
     frame: pd.DataFrame
     summary: pd.DataFrame
     kept: frozenset[tuple[str, str]] = frozenset()
-    """(log, sample id) of samples kept from interrupted runs this run resumed (nothing was called for them)."""
+    """(log, sample id) of samples already in the log folder: from runs this one resumed or reused whole."""
 
 
 @dataclass
@@ -63,42 +69,60 @@ class _Pair:
     task: Any
     model: Any
     key: str
-    resume: Unfinished | None
+    earlier: Unfinished | None
+    """The newest log of the same run in the log folder, if any."""
+
     dropped: dict[str, Any]
     """Decoding settings the model's provider does not send (recorded in the log as such)."""
+
+    @property
+    def finished(self) -> Unfinished | None:
+        return self.earlier if self.earlier is not None and self.earlier.status == FINISHED else None
+
+    @property
+    def resume(self) -> Unfinished | None:
+        return self.earlier if self.earlier is not None and self.earlier.status != FINISHED else None
 
 
 def run(task_refs: Sequence[str], options: RunOptions, *, say: Callable[[str], None] | None = None) -> RunResult:
     say = say or _stderr
+    keep_inspect_cache_in_home()
     # Everything that can be wrong with the input fails here, before any log exists.
-    loaded = [load_task(ref, options.task_args) for ref in task_refs]
+    loaded = [load_task(ref, options.task_args, overrides_base=options.task_args_base) for ref in task_refs]
     _check_roles(loaded, options.model_roles)
+    built = [_build(ref, task, options) for ref, task in zip(task_refs, loaded, strict=True)]  # reads user files
+    _check_generation_fits(loaded, options)
     models = [resolve_model(m, base_url=options.base_url, model_args=options.model_args) for m in options.models]
     roles = {
         role: resolve_model(ref, model_args=options.model_args if is_managed(ref) else None)  # shares the server
         for role, ref in options.model_roles.items()
     }
     _check_likelihood_support(loaded, models)
-    _check_generation_fits(loaded, models)
     install_retry_notices()
-    pairs = _plan(task_refs, loaded, models, options)
+    concise_errors_in_inspect_display()
+    pairs = _plan(built, loaded, models, options)
     for pair in pairs:
-        if pair.resume is not None:
+        if pair.finished is not None:
+            say(f"{pair.finished.path} is complete for this task and model: reused, nothing runs")
+        elif pair.resume is not None:
             say(
                 f"Resuming {pair.resume.path} ({pair.resume.status}, {len(pair.resume.sample_ids)} samples "
                 "scored): only the missing samples run"
             )
-    logs = _evaluate(pairs, models, roles, options)
-    interrupted = len(logs) < len(pairs) or any(log.status == "cancelled" for log in logs)
-    if interrupted:
-        raise Interrupted(
-            f"interrupted; logs of what completed are in {options.log_dir}; run the same command again "
-            "to finish only the missing samples"
-        )
+    stopped = Interrupted(
+        f"interrupted; logs of what completed are in {options.log_dir}; run the same command again "
+        "to finish only the missing samples"
+    )
+    try:
+        logs = _evaluate(pairs, models, roles, options)
+    except KeyboardInterrupt:
+        raise stopped from None
+    if len(logs) < len(pairs) or any(log.status == "cancelled" for log in logs):
+        raise stopped
     failed = [log for log in logs if log.status != "success"]
     if failed:
         log = failed[0]
-        reason = error_summary(log.error.message) if log.error else log.status
+        reason = log_error_summary(log.error) if log.error else log.status
         raise UserError(
             f"{log.eval.task} on {log.eval.model} ended with status {log.status}: {reason} (log: {log.location}); "
             "run the same command again to resume it"
@@ -108,28 +132,50 @@ def run(task_refs: Sequence[str], options: RunOptions, *, say: Callable[[str], N
         assert pair.resume is not None
         kept |= {(str(log.location), sample_id) for sample_id in pair.resume.sample_ids}
         pair.resume.path.unlink(missing_ok=True)  # a finished retry holds every sample of the log it resumed
+    for pair in pairs:
+        if pair.finished is not None:
+            kept |= {(str(pair.finished.path), sample_id) for sample_id in pair.finished.sample_ids}
     paths = [str(log.location) for log in logs]
     frame = sample_frame(paths)
     return RunResult([str(m) for m in models], paths, frame, summarize(frame), frozenset(kept))
 
 
-def _plan(task_refs: Sequence[str], loaded: list[LoadedTask], models: list[Any], options: RunOptions) -> list[_Pair]:
+@dataclass(frozen=True)
+class _Built:
+    """A task built through its registered factory: the name and arguments that rebuild it."""
+
+    name: str
+    args: dict[str, Any]
+    task: Any
+    registry_name: str
+    call_args: dict[str, Any]
+
+
+def _build(ref: str, task: LoadedTask, options: RunOptions) -> _Built:
+    from prosaic_evals._registry import registered_task
+
+    name, args = task_call(ref, task, options.task_args)
+    shipped = name in shipped_task_names()
+    return _Built(
+        name, args, registered_task(name, args, cache=options.cache),
+        registry_name=f"prosaic_evals/{name}" if shipped else "prosaic_evals/task_file",
+        call_args=args if shipped else {"path": name, **args},
+    )  # fmt: skip
+
+
+def _plan(built: list[_Built], loaded: list[LoadedTask], models: list[Any], options: RunOptions) -> list[_Pair]:
     from prosaic_evals._registry import registered_task
 
     pairs = []
-    for ref, task in zip(task_refs, loaded, strict=True):
-        name, args = task_call(ref, task, options.task_args)
-        built = registered_task(name, args, cache=options.cache)
-        registry_name = f"prosaic_evals/{name}" if name in shipped_task_names() else "prosaic_evals/task_file"
-        call_args = args if name in shipped_task_names() else {"path": name, **args}
+    for task, spec in zip(built, loaded, strict=True):
         for model in models:
             key = run_key(
-                registry_name=registry_name, task_args=call_args, spec_hash=spec_hash(task), model=str(model),
-                identity=model_record(model)["identity"], limit=options.limit,
+                registry_name=task.registry_name, task_args=task.call_args, spec_hash=spec_hash(spec),
+                model=str(model), identity=model_record(model)["identity"], limit=options.limit, version=__version__,
             )  # fmt: skip
-            dropped = dropped_decoding(built, model)
-            own = _without(built, dropped, partial(registered_task, name, args, cache=options.cache))
-            pairs.append(_Pair(own, model, key, find_unfinished(Path(options.log_dir), task.name, key), dropped))
+            dropped = dropped_decoding(task.task, model)
+            own = _without(task.task, dropped, partial(registered_task, task.name, task.args, cache=options.cache))
+            pairs.append(_Pair(own, model, key, find_latest(Path(options.log_dir), spec.name, key), dropped))
     return pairs
 
 
@@ -167,7 +213,8 @@ def _evaluate(pairs: list[_Pair], models: list[Any], roles: dict[str, Any], opti
     logs = list(eval_retry([str(path) for path in resumed], **common)) if resumed else []
     if len(logs) < len(resumed) or any(log.status == "cancelled" for log in logs):
         return logs
-    fresh = [pair for pair in pairs if pair.resume is None]
+    logs += [read_log(pair.finished.path, header_only=True) for pair in pairs if pair.finished is not None]
+    fresh = [pair for pair in pairs if pair.earlier is None]
     # every log names the identities of the models run with it (reports cite them)
     records = {str(m): model_record(m) for m in [*models, *roles.values()]}
     for pair in fresh:
@@ -225,18 +272,41 @@ def _check_likelihood_support(tasks: list[LoadedTask], models: list[Any]) -> Non
                     raise UserError(f"{Path(task.path).name}: {reason}")
 
 
-def _check_generation_fits(tasks: list[LoadedTask], models: list[Any]) -> None:
-    """A managed server's context must hold the answers asked for (else every request fails after a log exists)."""
-    for model in models:
-        launch = getattr(model.api, "launch", None)
-        context = getattr(launch, "max_model_len", None)
+def _check_generation_fits(tasks: list[LoadedTask], options: RunOptions) -> None:
+    """A managed server's context must hold the answers asked for (else every request fails after a log
+    exists); checked on the server's planned options, before it starts."""
+    from prosaic_evals.models import inspect_model_name
+    from prosaic_evals.models._provider import PROVIDER, planned_server
+
+    for ref in options.models:
+        name = inspect_model_name(ref or "local")
+        if not name.startswith(f"{PROVIDER}/"):
+            continue
+        launch = planned_server(name.removeprefix(f"{PROVIDER}/"), options.model_args)[0]
         for task in tasks:
             wanted = task.spec.generation.max_tokens
-            if context and wanted and wanted >= context:
+            if launch.max_model_len and wanted and wanted >= launch.max_model_len:
                 raise UserError(
                     f"{Path(task.path).name}: generation.max_tokens {wanted} does not fit the server's context of "
-                    f"{context} tokens ({model}); lower it, or serve a longer context with -M max_model_len=N"
+                    f"{launch.max_model_len} tokens ({ref}); lower it, or serve a longer context with "
+                    "-M max_model_len=N"
                 )
+
+
+def log_error_summary(error: Any) -> str:
+    """One line for a log's error; for a request that ran out of retries, the last error it got."""
+    message = str(error.message)
+    if message.startswith("RetryError"):
+        causes = [line for line in str(error.traceback).splitlines() if _EXCEPTION_LINE.match(line)]
+        last = next((c for c in reversed(causes) if "RetryError" not in c), "")
+        return f"a request kept failing and ran out of retries ({error_summary(last, 200) or 'no cause recorded'}); " \
+            "the limits are --max-retries and --timeout"  # fmt: skip
+    return error_summary(
+        message.removeprefix("UserError(").removesuffix(")") if message.startswith("UserError(") else message
+    )
+
+
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception)\b")
 
 
 def error_summary(message: str, width: int = 300) -> str:

@@ -59,14 +59,13 @@ def load_task(
     """
     path = find_task_file(ref)
     raw = read_yaml(path)
-    spec = validate(TaskSpec, raw, source=path)  # the file alone must be valid, before any override
-    family = get_family_for(spec, path)
+    family = get_family_for(validate(TaskSpec, raw, source=path), path)  # the file alone must be valid
     raw = _absolute_paths(raw, family, path.parent)
     if overrides:
         raw = apply_overrides(raw, overrides, source=path)
+        family = get_family_for(validate(TaskSpec, raw, source=path), path)
         raw = _absolute_paths(raw, family, overrides_base or Path.cwd())
-        spec = validate(TaskSpec, raw, source=path)
-        family = get_family_for(spec, path)
+    spec = validate(TaskSpec, raw, source=path)
     params = validate(family.Parameters, spec.parameters, source=path, prefix="parameters")
     _check_conditions(spec, family, path)
     if spec.scorer.name not in family.scorers:

@@ -42,6 +42,9 @@ class StudySpec(StrictModel):
     finetune: FineTuneSpec
     """A fine-tune recipe; `base`, `seed` and `data` default to the study's base, seed and first task."""
 
+    server: dict[str, Any] = Field(default_factory=dict)
+    """Options of the vLLM servers the study starts (as `-M`: max_model_len, kv_cache_gib, ...)."""
+
     correction: Literal["holm", "bh", "none"] = "holm"
     limit: int | None = Field(default=None, ge=1)
     output: str = "results"
@@ -77,7 +80,9 @@ def run_study(path: Path) -> tuple[StudySpec, Comparison, Path]:
         spec.tasks,
         RunOptions(
             models=[spec.base, f"variant/{variant.name}"],
+            model_args=spec.server,
             task_args=spec.task_args,
+            task_args_base=path.parent,
             limit=spec.limit,
             log_dir=str(output / ".logs-new"),  # replaces logs/ only once the run succeeded
         ),

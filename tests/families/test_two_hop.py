@@ -128,7 +128,10 @@ def test_a_users_triplets_file_is_read_and_split(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("e1,e2\nAnn,Bob\n", r"triplets.csv: missing column\(s\) e3; the header must be e1,e2,e3\[,subset\] \(it has e1, e2\)"),
+        (
+            "e1,e2\nAnn,Bob\n",
+            r"triplets.csv: missing column\(s\) e3; the header must be e1,e2,e3\[,subset\] \(it has e1, e2\)",
+        ),
         ("e1,e2,e3\nAnn,,Rome\n", r"triplets.csv:2: empty e2"),
         ("e1,e2,e3\nAnn,Ann,Rome\n", r"triplets.csv:2: e1 and e2 are the same entity 'Ann'"),
         ("e1,e2,e3,subset\nAnn,Bob,Rome,shown\n", r"triplets.csv:2: subset must be one of demoed, undemoed"),

@@ -132,39 +132,97 @@ def test_deleted_adapter_files_are_a_one_line_error(
     assert [v.name for v in registry.variants()] == ["tiny-a", "tiny-b"]  # nothing lost
 
 
+RESUMABLE = (
+    "name: resumable\ndata: {task: reversal_curse, task_args: {facts_per_subset: 3, train_templates: 4}}\n"
+    "hyperparameters: {epochs: 1, batch_size: 4, lora_rank: 8, checkpoints: 12}\n"
+)
+
+
 @pytest.mark.slow
-def test_an_interrupted_training_resumes_and_registers_nothing_half_written(
+def test_a_training_sigkilled_while_saving_a_checkpoint_resumes_from_the_last_complete_one(
     tmp_path: Path, isolated_state: Path
 ) -> None:
     spec = tmp_path / "ft.yaml"
-    spec.write_text(
-        "name: resumable\ndata: {task: reversal_curse, task_args: {facts_per_subset: 3, train_templates: 4}}\n"
-        "hyperparameters: {epochs: 1, batch_size: 4, lora_rank: 8, checkpoints: 6}\n"
-    )
+    spec.write_text(RESUMABLE)
     command = [sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     work = isolated_state / "variants" / ".work"
-    deadline = time.monotonic() + 600
-    while not list(work.glob("*/checkpoints/checkpoint-*")) and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        time.sleep(0.5)
-    time.sleep(1)  # let the checkpoint finish writing
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    deadline, caught = time.monotonic() + 600, None
+    while caught is None and process.poll() is None and time.monotonic() < deadline:
+        saving = [p for p in work.glob("*/checkpoints/checkpoint-*") if not (p / ".complete").exists()]
+        if saving and any((p / ".complete").exists() for p in work.glob("*/checkpoints/checkpoint-*")):
+            process.kill()  # mid-save, with an older complete checkpoint beside it
+            caught = saving[0]
+        time.sleep(0.005)
+    process.wait(timeout=60)
+    assert caught is not None, "no checkpoint was caught while being written"
+    assert process.returncode == -signal.SIGKILL
+    assert not (caught / ".complete").exists()  # the kill left it half-written
     assert Registry().variants() == [] and not (isolated_state / "variants" / "resumable").exists()
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=os.environ)
     assert done.returncode == 0, done.stderr
     assert "Resuming an interrupted run from step" in done.stderr
     variant = Registry().get("resumable").usable()
-    assert variant.metrics["resumed_from_step"] > 0 and variant.metrics["steps"] == 12
+    assert 0 < variant.metrics["resumed_from_step"] < int(caught.name.split("-")[1])
+    assert variant.metrics["steps"] == 12
     steps = [
         json.loads(line)["step"] for line in (Path(variant.path or "") / "training_log.jsonl").read_text().splitlines()
     ]
     assert steps == list(range(1, 13))  # one loss per step, none twice
     assert not work.exists() or not any(work.iterdir())
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_training_with_a_line_saying_how_to_resume(tmp_path: Path, isolated_state: Path) -> None:
+    spec = tmp_path / "ft.yaml"
+    spec.write_text(RESUMABLE.replace("resumable", "stopped"))
+    process = subprocess.Popen([sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)],
+                               stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)  # fmt: skip
+    deadline = time.monotonic() + 600
+    work = isolated_state / "variants" / ".work"
+    while not list(work.glob("*/checkpoints/checkpoint-*/.complete")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    assert Registry().variants() == []
+
+
+@pytest.mark.slow
+def test_two_identical_fine_tunes_at_once_train_once_and_both_get_the_variant(
+    tmp_path: Path, isolated_state: Path
+) -> None:
+    spec = tmp_path / "ft.yaml"
+    spec.write_text(RESUMABLE.replace("resumable", "twice").replace("checkpoints: 12", "checkpoints: 2"))
+    command = [sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)]
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=900)[1] for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert sum("Another process is training this recipe" in out for out in outputs) == 1
+    assert sum("already exists for this recipe and data" in out for out in outputs) == 1  # the waiter reuses it
+    assert [v.name for v in Registry().variants()] == ["twice"]
+
+
+def test_a_resume_starts_from_the_newest_complete_checkpoint_only(tmp_path: Path) -> None:
+    from prosaic_evals.finetune._local import COMPLETE, _prepare_resume
+
+    checkpoints, log = tmp_path / "checkpoints", tmp_path / "training_log.jsonl"
+    for step, complete in ((2, True), (4, True), (6, False)):
+        folder = checkpoints / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        if complete:
+            (folder / COMPLETE).write_text(str(step))
+    (checkpoints / "checkpoint-x").mkdir()  # not a checkpoint of ours: left alone
+    log.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in range(1, 7)) + '{"step": 7, "lo')
+    assert _prepare_resume(checkpoints, log) == 4
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-4", "checkpoint-x"]
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2, 3, 4]
+    (checkpoints / "checkpoint-4" / COMPLETE).unlink()
+    assert _prepare_resume(checkpoints, log) == 0 and log.read_text() == ""
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -107,6 +106,9 @@ def test_the_anthropic_sdk_path_against_vllms_messages_endpoint(
     (log,) = [read_eval_log(str(p)) for p in logs_in(tmp_path)]
     assert log.status == "success" and log.eval.model == name
     assert all(s.output.completion for s in log.samples or [])
+    # Anthropic's API takes no temperature: the log says so rather than claiming 0.0 was used
+    assert log.plan.config.temperature is None and log.plan.config.max_tokens == 32
+    assert log.eval.metadata["models"][name]["dropped_decoding"] == {"temperature": 0.0}  # type: ignore[index]
 
 
 def test_inspect_runs_the_registered_tasks_itself(server: Any, tmp_path: Path) -> None:
@@ -120,6 +122,17 @@ def test_inspect_runs_the_registered_tasks_itself(server: Any, tmp_path: Path) -
     assert done.returncode == 0, done.stderr[-2000:]
     (log,) = [read_eval_log(str(p)) for p in logs_in(tmp_path)]
     assert log.status == "success" and log.eval.metadata["parameters"]["facts_per_subset"] == 2  # type: ignore[index]
+
+
+def test_logs_name_their_registered_task_and_every_parameter(suite_logs: Path) -> None:
+    from inspect_ai.analysis import evals_df
+
+    frame = evals_df(str(suite_logs), quiet=True)
+    assert set(frame["task_name"]) == set(TASKS)
+    assert set(frame["task_arg_facts_per_subset"]) == {30}  # the viewer and evals_df show the parameters
+    for path in logs_in(suite_logs):
+        header = read_eval_log(str(path), header_only=True)
+        assert header.eval.task_registry_name == f"prosaic_evals/{header.eval.task}"
 
 
 def test_inspect_view_serves_the_logs(suite_logs: Path) -> None:
@@ -150,6 +163,6 @@ def test_a_fresh_runs_report_cites_the_model_identity_and_decoding(suite_logs: P
     methods = text[text.index("## Methods") :]
     assert "local (identity smollm2-135m-instruct@" in methods
     assert "decoding: max_tokens 32, temperature 0.0" in methods
-    assert re.search(r"d2p_reverse, 2 items in [12] clusters per condition and model", methods)  # --limit 8
+    assert "d2p_reverse, 2 items in 2 clusters per condition and model" in methods  # --limit 8 spans facts
     for condition in CONDITIONS:
         assert f"| {condition} |" in text

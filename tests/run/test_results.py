@@ -67,7 +67,9 @@ def test_interleave_spreads_a_limit_over_clusters_deterministically() -> None:
     first = interleave(items)[:6]
     assert [i.id for i in first] == ["a-0-0", "b-0-0", "a-1-0", "b-1-0", "a-2-0", "b-2-0"]
     assert len({i.cluster for i in first}) == 6  # --limit 6: three facts per condition, not one
-    assert [i.id for i in interleave(list(reversed(items)))] != [i.id for i in interleave(items)]  # order is the input's
+    assert [i.id for i in interleave(list(reversed(items)))] != [
+        i.id for i in interleave(items)
+    ]  # order is the input's
     assert sorted(i.id for i in interleave(items)) == sorted(i.id for i in items)
 
 
@@ -76,3 +78,45 @@ def test_error_summary_keeps_the_providers_message_on_one_line() -> None:
     assert error_summary(raw) == "tools need a parser"
     assert error_summary("line one\nline two") == "line one line two"
     assert len(error_summary("x" * 1000)) == 300
+
+
+def test_rows_on_too_few_clusters_are_warned_about() -> None:
+    from prosaic_evals.run._results import few_cluster_notes
+
+    rows = [("a", "exact_match", float(i % 2), f"f{i % 3}") for i in range(9)]  # 3 clusters
+    rows += [("b", "exact_match", float(i % 2), f"g{i}") for i in range(12)]  # 12 clusters
+    notes = few_cluster_notes(summarize(frame(rows)))
+    assert len(notes) == 1
+    assert "t · m: 1 rows rest on fewer than 6 clusters (a (3))" in notes[0]
+    assert "smallest attainable p is 0.25" in notes[0]
+    assert few_cluster_notes(summarize(frame(rows[9:]))) == []
+
+
+def test_planned_samples_count_the_limit_not_the_dataset() -> None:
+    from types import SimpleNamespace
+
+    from prosaic_evals.run._results import planned_samples
+
+    def log(status: str, limit: object, total: int | None = None) -> object:
+        return SimpleNamespace(
+            status=status, results=SimpleNamespace(total_samples=total) if total else None,
+            eval=SimpleNamespace(dataset=SimpleNamespace(samples=600), config=SimpleNamespace(limit=limit, epochs=2)),
+        )  # fmt: skip
+
+    assert planned_samples(log("cancelled", 60)) == 120  # 60 asked for, twice
+    assert planned_samples(log("started", None)) == 1200
+    assert planned_samples(log("error", (10, 30))) == 40
+    assert planned_samples(log("success", 60, total=120)) == 120
+
+
+def test_the_results_render_says_what_a_resumed_run_kept() -> None:
+    from rich.console import Console
+
+    from prosaic_evals.run import render
+
+    rows = [("a", "exact_match", 1.0, f"f{i}") for i in range(8)]
+    data = frame(rows)
+    console = Console(width=200, record=True)
+    console.print(render(summarize(data), data, kept=frozenset({("x.eval", "a0"), ("x.eval", "a1")})))
+    text = console.export_text()
+    assert "8 samples; 2 were already in the log folder; of the 6 run now, 6 called a model" in text

@@ -99,3 +99,57 @@ def test_a_family_can_refuse_a_scorer(tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(ReversalCurse, "scorers", frozenset({"exact_match"}))
     assert "scorer.name: 'likelihood' is not supported by family reversal_curse" in error_of(write(tmp_path, GOOD))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD + "family: two_hop\n", "task.yaml:5:1: invalid YAML: key 'family' appears twice (first on line 1)"),
+        (GOOD.replace("seed: 1", "seed: true"), "parameters.seed: expected a number or text, got the boolean true"),
+        (GOOD + "generation: {temperature: .inf}\n", "generation.temperature: Input should be a finite number"),
+        (GOOD + "generation: {max_tokens: 1.0e+9}\n", "generation.max_tokens: Input should be less than or equal to"),
+        (GOOD + "generation: {seed: -1}\n", "generation.seed: Input should be greater than or equal to 0"),
+    ],
+)
+def test_values_that_would_fail_only_after_a_log_exists_are_refused_now(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert expected in error_of(write(tmp_path, text))
+
+
+def test_empty_conditions_override_is_refused_not_read_as_all(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    for empty in ("", ",", " , "):
+        assert "-T conditions: empty" in error_of(path, {"conditions": empty})
+
+
+def test_file_paths_in_a_task_file_are_relative_to_it_and_overrides_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, elsewhere = tmp_path / "tasks", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "pairs.csv").write_text("child,parent,parent_type\nAda Quillon,Mara Quillon,mother\n")
+    (elsewhere / "mine.csv").write_text("child,parent,parent_type\nBo Lind,Cy Lind,father\n")
+    path = write(
+        folder, "family: reversal_curse_celebrities\nparameters: {csv: pairs.csv}\nscorer: {name: exact_match}\n"
+    )
+    monkeypatch.chdir(elsewhere)
+    assert load_task(path).params.csv == folder / "pairs.csv"  # type: ignore[attr-defined]
+    assert load_task(path, {"csv": "mine.csv"}).params.csv == elsewhere / "mine.csv"  # type: ignore[attr-defined]
+    based = load_task(path, {"csv": "pairs.csv"}, overrides_base=folder)
+    assert based.params.csv == folder / "pairs.csv"  # type: ignore[attr-defined]
+
+
+def test_full_parameters_as_overrides_rebuild_every_shipped_task() -> None:
+    """`run` records every parameter as the registered task's arguments; replaying them gives the same task."""
+    from prosaic_evals.run._build import spec_hash
+    from prosaic_evals.run._run import task_call
+
+    for name in shipped_task_names():
+        task = load_task(name)
+        ref, args = task_call(name, task, {})
+        assert ref == name
+        again = load_task(name, args)
+        assert again.params == task.params and again.conditions == task.conditions
+        assert spec_hash(again) == spec_hash(task)
