@@ -53,8 +53,10 @@ lint: install
 	$(BIN)/ruff format --check prosaic_evals tests
 	$(BIN)/mypy
 
+# The fast tests on both cores, then the slow ones one at a time (they share one vLLM server).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" -n 2
+	$(BIN)/pytest -m slow
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_harness.py

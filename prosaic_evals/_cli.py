@@ -391,6 +391,7 @@ def probe(target: str, models: tuple[str, ...], task_args: tuple[str, ...], laye
     Writes results.csv (accuracy, AUROC, intervals, p, BH per layer), comparison.csv (each model
     against the first), predictions.parquet (per item), probe.json and score_by_layer.png/.pdf.
     """
+    from prosaic_evals._paths import check_output_folder
     from prosaic_evals.probes import load_job, render_probe, run_probe
 
     chosen = [c for c in _split_models(controls) if c != "none"] if controls else None
@@ -401,6 +402,7 @@ def probe(target: str, models: tuple[str, ...], task_args: tuple[str, ...], laye
     if chosen is not None:
         job.controls = chosen
     output = output or Path("logs") / "probes" / f"{job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_folder(output, "probe.json")  # before any work
     result = run_probe(job, output, say=lambda message: click.echo(message, err=True))
     _console().print(render_probe(result))
     click.echo(f"Results: {result.output} (results.csv, comparison.csv, predictions.parquet, probe.json, figures)")
@@ -438,8 +440,10 @@ def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: 
     Writes report.md, report.html (self-contained), tables.tex (booktabs), figures (PNG, PDF),
     results.csv/.json (every number, with its logs and sample ids) and samples.parquet.
     """
+    from prosaic_evals._paths import check_output_folder
     from prosaic_evals.report import ReportOptions, build_report, gather, write_report
 
+    check_output_folder(output, "report.md")  # before any work
     options = ReportOptions(title, baseline, correction, effect, effect_dz)
     built = build_report(gather(list(inputs)), options, say=lambda message: click.echo(message, err=True))
     for warning in built.warnings:
@@ -469,9 +473,11 @@ def _interrupted(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2; a signal, exit 128 + its number."""
+    _stopped_by.clear()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _stop_like_ctrl_c)
+            previous[sig] = signal.signal(sig, _stop_like_ctrl_c)
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except UserError as e:
@@ -484,6 +490,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _interrupted(str(e))
     except (click.exceptions.Abort, KeyboardInterrupt):
         _interrupted("")
+    finally:  # called as a function (tests, notebooks): the caller's handlers again
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -57,9 +57,15 @@ def datasets_dir() -> Path:
 
 
 @contextmanager
-def write_folder(target: Path) -> Iterator[Path]:
+def write_folder(target: Path, *, marker: str | None = None) -> Iterator[Path]:
     """A temporary sibling folder to fill, renamed to `target` (replacing it) only if the block succeeds,
-    so an interrupted write never leaves a half-written folder behind."""
+    so an interrupted write never leaves a half-written folder behind.
+
+    With `marker` (a file every such output holds), an existing non-empty `target` is replaced only if it
+    holds that file: `-o .` or `-o ~/papers` must never delete a user's folder.
+    """
+    if marker is not None:
+        check_output_folder(target, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -69,3 +75,19 @@ def write_folder(target: Path) -> Iterator[Path]:
         tmp.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output_folder(target: Path, marker: str) -> None:
+    """Refuse an output folder that replacing would lose a user's files (checked again before the rename)."""
+    from prosaic_evals._errors import UserError
+
+    resolved = target.resolve()
+    if resolved == Path(resolved.anchor) or resolved in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        raise UserError(f"{display_path(target) or '.'}: the output folder cannot be the working folder or above it")
+    if resolved.is_file():
+        raise UserError(f"{display_path(target)}: is a file; the output must be a folder")
+    if resolved.is_dir() and any(resolved.iterdir()) and not (resolved / marker).is_file():
+        raise UserError(
+            f"{display_path(target)}: exists and holds other files (no {marker}); "
+            "choose a new or empty folder, it is replaced whole"
+        )

@@ -11,7 +11,7 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Fresh caches per test (so "was the model called?" is meaningful); the
     converted embedded model is shared so it is converted once per machine."""
     from prosaic_evals.models._embedded import embedded_model_dir
@@ -23,7 +23,18 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("INSPECT_CACHE_DIR", str(state / "inspect-cache"))
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "VLLM_API_KEY"):
         monkeypatch.delenv(key, raising=False)
-    return state
+    yield state
+    _forget_api_models()
+
+
+def _forget_api_models() -> None:
+    """Drop API models from inspect's memo of models: its key leaves out keys read from the environment, so a
+    model made under one test's fake key would be handed to a later test that has none (and be called)."""
+    from inspect_ai.model._model import _models
+
+    for key, model in list(_models.items()):
+        if not str(model).startswith(("prosaic-vllm/", "hf/")):
+            del _models[key]
 
 
 @pytest.fixture(scope="session")

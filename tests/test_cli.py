@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._cli import Outcome, run_cli
 from tests._processes import sigint_default
 
 GOOD_CSV = "child,parent,parent_type\nAda Quillon,Mara Quillon,mother\n"
@@ -25,7 +26,7 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> 
     )  # fmt: skip
 
 
-def assert_one_line_error(done: subprocess.CompletedProcess[str], *expected: str) -> None:
+def assert_one_line_error(done: subprocess.CompletedProcess[str] | Outcome, *expected: str) -> None:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     lines = done.stderr.strip().splitlines()  # progress lines may come first
@@ -158,7 +159,7 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, isolated_state: Path) -> None:
     logs = tmp_path / "logs"
     for args, expected in bad_inputs(tmp_path):
-        done = cli(*args, "--log-dir", str(logs)) if args[0] == "run" else cli(*args)
+        done = run_cli(*args, "--log-dir", str(logs)) if args[0] == "run" else run_cli(*args)
         assert_one_line_error(done, *expected)
         assert "Starting vLLM server" not in done.stderr  # refused before anything was started
         assert not logs.exists()
@@ -166,20 +167,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, isolate
 
 
 def test_providers_without_logprobs_are_refused_before_running(tmp_path: Path) -> None:
-    done = cli("run", "reversal_curse_likelihood", "--model", "anthropic/claude-x", "--log-dir", str(tmp_path / "logs"),
-               env={"ANTHROPIC_API_KEY": "not-a-real-key"})  # fmt: skip
+    done = run_cli("run", "reversal_curse_likelihood", "--model", "anthropic/claude-x", "--log-dir",
+                   str(tmp_path / "logs"), env={"ANTHROPIC_API_KEY": "not-a-real-key"})  # fmt: skip
     assert_one_line_error(done, "likelihood scoring needs prompt log-probabilities", "Anthropic")
     assert not (tmp_path / "logs").exists()
 
 
 def test_models_lists_nothing_before_any_finetune() -> None:
-    done = cli("models")
+    done = run_cli("models")
     assert done.returncode == 0 and "No variants yet" in done.stdout
 
 
 def test_data_writes_the_training_split_in_chat_format(tmp_path: Path) -> None:
     out = tmp_path / "train.jsonl"
-    done = cli("data", "reversal_curse", "-T", "facts_per_subset=2", "-o", str(out))
+    done = run_cli("data", "reversal_curse", "-T", "facts_per_subset=2", "-o", str(out))
     assert done.returncode == 0, done.stderr
     import json
 
@@ -198,43 +199,68 @@ def test_a_server_that_fails_to_start_is_a_one_line_error(tmp_path: Path) -> Non
     assert not (tmp_path / "logs").exists()
 
 
+SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)])
-def test_no_signal_leaves_the_server_behind(tmp_path: Path, isolated_state: Path, signum: int, code: int) -> None:
+def test_no_signal_leaves_the_server_behind(tmp_path: Path) -> None:
     """SIGINT, SIGTERM and SIGKILL (no handler, no atexit) all take the managed server down with the harness.
 
-    Both tasks run with a non-default server option: one server serves them all (inspect looks models up
-    by name, which once started a second server with the default options for the second task).
+    Three harnesses run at once (one per signal, each with its own home), so that their servers start
+    side by side. Each run has a non-default server option: one server serves it (inspect looks models
+    up by name, which once started a second server with the default options).
     """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "reversal_curse_likelihood",
-         "-M", "kv_cache_gib=3", "--log-dir", str(tmp_path), "--display", "plain"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default,
-    )  # fmt: skip
+    runs = {}
+    for signum in SIGNALS:
+        home, logs = tmp_path / f"home-{signum}", tmp_path / f"logs-{signum}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "reversal_curse_likelihood",
+             "-M", "kv_cache_gib=1", "--log-dir", str(logs), "--display", "plain"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default,
+            env={**os.environ, "PROSAIC_EVALS_HOME": str(home), "INSPECT_CACHE_DIR": str(home / "inspect-cache")},
+        )  # fmt: skip
+        runs[signum] = (process, home, logs)
+    groups = {}
     try:
-        port = wait_for_server(isolated_state / "servers", process)
-        found = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True)
-        group = os.getpgid(int(found.stdout.split()[0]))  # the server, its engine and workers
-        deadline = time.monotonic() + 300
-        while len(list(tmp_path.glob("*.eval"))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)  # both tasks have begun
-        time.sleep(3)
-        assert len(list((isolated_state / "servers").glob("*.log"))) == 1  # one server for both tasks
-        process.send_signal(signum)
-        process.wait(timeout=120)
+        for signum, (process, home, _) in runs.items():
+            port = wait_for_server(home / "servers", process)
+            found = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True)
+            groups[signum] = (os.getpgid(int(found.stdout.split()[0])), port)  # the server, its engine and workers
+        for signum, (process, home, logs) in runs.items():
+            deadline = time.monotonic() + 300
+            while _samples_written(logs) < 3 and time.monotonic() < deadline:
+                time.sleep(0.2)  # the evaluation is under way (and inspect has looked the model up)
+            assert len(list((home / "servers").glob("*.log"))) == 1  # one server, with the options given
+            process.send_signal(signum)
+        for process, _, _ in runs.values():
+            process.wait(timeout=120)
     finally:
-        if process.poll() is None:
-            process.kill()
-    stderr = process.stderr.read() if process.stderr else ""
-    assert process.returncode == code, stderr
-    if signum != signal.SIGKILL:
-        assert stderr.strip().splitlines()[-1].startswith(f"interrupted by {signal.Signals(signum).name}")
-    deadline = time.monotonic() + 60  # after SIGKILL the lifeline needs a moment (SIGTERM, then SIGKILL)
-    while _alive(group) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert _alive(group) == []  # the server, its engine core and workers are gone (zombies await init's reaping)
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        for process, _, _ in runs.values():
+            if process.poll() is None:
+                process.kill()
+    for signum, (process, _, _) in runs.items():
+        stderr = process.stderr.read() if process.stderr else ""
+        assert process.returncode == SIGNALS[signum], stderr
+        if signum != signal.SIGKILL:
+            assert stderr.strip().splitlines()[-1].startswith(f"interrupted by {signal.Signals(signum).name}")
+    for group, port in groups.values():
+        deadline = time.monotonic() + 60  # after SIGKILL the lifeline needs a moment (SIGTERM, then SIGKILL)
+        while _alive(group) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _alive(group) == []  # the server, its engine core and workers are gone (zombies await init's reaping)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+
+
+def _samples_written(log_dir: Path) -> int:
+    total = 0
+    for path in log_dir.glob("*.eval"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                total += sum(name.startswith("samples/") for name in archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            pass
+    return total
 
 
 def _alive(group: int) -> list[str]:

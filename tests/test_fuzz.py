@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -19,14 +18,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prosaic_evals._cli import main
+from tests._cli import run_cli
 
 EXAMPLES = int(os.environ.get("PROSAIC_FUZZ_EXAMPLES", "150"))
 SECRET = "sk-fuzz-SECRET-0123456789abcdef"
@@ -44,21 +42,11 @@ def scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-NO_KEYS = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-
-
 def outcome(*args: str) -> tuple[int, str]:
     """(exit code, stdout + stderr) of the CLI run in this process, with no API key in reach (so that a
     valid input stops at the key check and nothing is ever sent)."""
-    out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, NO_KEYS, clear=True), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):  # fmt: skip
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return code, out.getvalue() + err.getvalue()
+    done = run_cli(*args, drop_keys=True)
+    return done.returncode, done.stdout + done.stderr
 
 
 def assert_refused_in_one_line(code: int, text: str, folder: Path) -> None:

@@ -24,7 +24,7 @@ from prosaic_evals._errors import UserError
 from prosaic_evals.models._embedded import EMBEDDED_NAME, ensure_embedded_model
 from prosaic_evals.models._identity import model_identity
 from prosaic_evals.models._retry import server_wait
-from prosaic_evals.models._vllm_server import POOL, LaunchSpec, VLLMServer
+from prosaic_evals.models._vllm_server import POOL, LaunchSpec, VLLMServer, server_options
 
 PROVIDER = "prosaic-vllm"
 SERVER_PROVIDER = "prosaic-server"
@@ -134,11 +134,7 @@ class RunningServerAPI(OpenAICompatibleAPI):
 def planned_server(model_name: str, model_args: dict[str, Any]) -> tuple[LaunchSpec, str, str, str | None]:
     """(launch spec, served name, identity, LoRA adapter folder or None) for `prosaic-vllm/<model_name>`,
     computed without starting anything, so that bad options are refused before a server starts."""
-    options = {k: v for k, v in model_args.items() if k in LaunchSpec.__dataclass_fields__}
-    unknown = sorted(set(model_args) - set(options))
-    if unknown:
-        known = ", ".join(sorted(set(LaunchSpec.__dataclass_fields__) - {"model", "served_name"}))
-        raise UserError(f"-M {', '.join(unknown)}: not a vLLM server option (known: {known})")
+    options = server_options(model_args)  # refused here, not by the client after a server started
     if model_name.startswith(VARIANT_PREFIX):
         return _variant(model_name.removeprefix(VARIANT_PREFIX), options)
     target, served = local_target(model_name)

@@ -107,14 +107,7 @@ class LaunchSpec:
                 defaults["cpu_threads"] = ",".join(map(str, cores))
         if Path(model).is_dir() and not _has_chat_template(Path(model)):
             defaults["chat_template"] = PLAIN_CHAT_TEMPLATE
-        known = set(cls.__dataclass_fields__) - {"model", "served_name"}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise UserError(f"unknown vLLM server option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        for key in ("extra_args", "lora_target_modules"):
-            if isinstance(overrides.get(key), str):
-                overrides[key] = tuple(overrides[key].split())
-        return cls(model=model, served_name=served_name, **{**defaults, **_typed(overrides)})
+        return cls(model=model, served_name=served_name, **{**defaults, **server_options(overrides)})
 
     def command(self, port: int) -> list[str]:
         args = [
@@ -151,12 +144,20 @@ class LaunchSpec:
         return env
 
 
-def _typed(options: dict[str, Any]) -> dict[str, Any]:
-    """`-M` values checked against the option's type, so that a bad one is refused before a server starts."""
+SERVER_OPTIONS = tuple(sorted(set(LaunchSpec.__dataclass_fields__) - {"model", "served_name"}))
+
+
+def server_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`-M` server options checked by name and type (before any server starts), words split into lists."""
     from typing import get_type_hints
 
     from pydantic import TypeAdapter, ValidationError
 
+    unknown = sorted(set(options) - set(SERVER_OPTIONS))
+    if unknown:
+        raise UserError(f"-M {', '.join(unknown)}: not a vLLM server option (known: {', '.join(SERVER_OPTIONS)})")
+    options = {k: tuple(v.split()) if k in ("extra_args", "lora_target_modules") and isinstance(v, str) else v
+               for k, v in options.items()}  # fmt: skip
     hints = get_type_hints(LaunchSpec)
     checked = {}
     for key, value in options.items():

@@ -357,7 +357,7 @@ def _write(
     """Everything into a temporary folder, then renamed: a failed run leaves no half-written output."""
     from prosaic_evals.probes._figure import plot
 
-    with write_folder(output) as tmp:
+    with write_folder(output, marker="probe.json") as tmp:
         results.to_csv(tmp / "results.csv", index=False)
         if not comparison.empty:
             comparison.to_csv(tmp / "comparison.csv", index=False)

@@ -19,6 +19,10 @@ from prosaic_evals._paths import display_path
 from prosaic_evals.run import sample_frame
 from prosaic_evals.run._results import current_logs, planned_samples, read_log
 
+NOT_DECODING = {"max_retries", "timeout", "attempt_timeout", "stream_idle_timeout", "max_connections",
+                "adaptive_connections", "batch", "cache"}  # fmt: skip
+"""Generate-config fields about transport, not about what the model was asked to do."""
+
 
 @dataclass(frozen=True)
 class LogInfo:
@@ -79,7 +83,8 @@ def read_evidence(paths: list[Path]) -> Evidence:
 def _info(path: Path) -> LogInfo:
     log = read_log(path, header_only=True)
     planned = planned_samples(log)
-    decoding = log.plan.config.model_dump(exclude_none=True) if log.plan else {}
+    config = log.plan.config.model_dump(exclude_none=True) if log.plan else {}
+    decoding = {k: v for k, v in config.items() if k not in NOT_DECODING}
     return LogInfo(
         path=str(path),
         task=log.eval.task,

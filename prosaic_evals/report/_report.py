@@ -145,7 +145,7 @@ def _probes(folder: Path, plt: Any, stem: str, done: list[dict[str, Any]]) -> _P
 
 def write_report(report: Report, output: Path) -> list[str]:
     """The report folder, written to a temporary sibling and renamed into place."""
-    with write_folder(output) as tmp:
+    with write_folder(output, marker="report.md") as tmp:
         for stem, draw in report.figures:
             draw(tmp / stem)
         (tmp / "report.md").write_text(to_markdown(report.title, report.blocks))

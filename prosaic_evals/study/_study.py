@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
@@ -49,6 +49,18 @@ class StudySpec(StrictModel):
     limit: int | None = Field(default=None, ge=1)
     output: str = "results"
     """Results folder, relative to the study file."""
+
+    @field_validator("server")
+    @classmethod
+    def _known_server_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from prosaic_evals._errors import UserError
+        from prosaic_evals.models._vllm_server import server_options
+
+        try:
+            server_options(dict(value))
+        except UserError as e:
+            raise ValueError(str(e).removeprefix("-M ")) from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -154,7 +154,8 @@ def test_every_condition_runs_on_the_embedded_model(
     tasks = ["two_hop", "two_hop_likelihood", "two_hop_cot"]
     # 20 triplets: 7 undemoed ones, enough clusters for a permutation p-value below 0.05.
     args = ["-T", "triplets=20", "-T", "same_document_triplets=2", "--log-dir", str(tmp_path)]
-    main(["run", *tasks, *args, "--display", "plain"])
+    main(["run", "two_hop", "two_hop_cot", *args, "--display", "plain"])
+    main(["run", "two_hop_likelihood", *args, "-T", "scorer.distractors=3", "--display", "plain"])  # 4 candidates
     out = capsys.readouterr().out
     for text in [*tasks, *FAMILY.conditions, "exact_match", "contrast", "beats_distractors", "bridge_first", "p (= 0)"]:
         assert text in out

@@ -88,3 +88,16 @@ def test_backoff_grows_and_is_capped() -> None:
     waits = [REAL_BACKOFF(attempt) for attempt in range(1, 12)]
     assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 1.5 and 2.0 <= waits[2] <= 2.5
     assert all(_retry.MAX_WAIT <= w <= _retry.MAX_WAIT + 0.5 for w in waits[5:])
+
+
+def test_the_default_limits_end_a_run_against_a_dead_server_within_minutes() -> None:
+    """What the fault suite measures with fewer retries (to keep it short): at the defaults, the waits of every
+    retry of one request add up to about a minute, for our own requests and for inspect's retry loop alike."""
+    from types import SimpleNamespace
+
+    worst = sum(min(_retry.MAX_WAIT, 0.5 * 2 ** (a - 1)) + 0.5 for a in range(1, _retry.DEFAULT_MAX_RETRIES + 1))
+    assert 30 < worst < 90
+    inspect_wait = _retry.server_wait()
+    waits = [inspect_wait(SimpleNamespace(attempt_number=a)) for a in range(1, _retry.DEFAULT_MAX_RETRIES + 1)]
+    assert max(waits) <= _retry.MAX_WAIT and sum(waits) < 90
+    assert _retry.DEFAULT_TIMEOUT <= 300  # and no request, however slow its failures, goes past 5 minutes

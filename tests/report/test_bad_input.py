@@ -4,22 +4,18 @@ itself, never a silent wrong table; and a failed write leaves the previous repor
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from inspect_ai.log import read_eval_log, write_eval_log
 
+from tests._cli import Outcome, run_cli
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "prosaic_evals._cli", *args], capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ))  # fmt: skip
+cli = run_cli
 
 
-def error_line(done: subprocess.CompletedProcess[str]) -> str:
+def error_line(done: Outcome) -> str:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     lines = done.stderr.strip().splitlines()
@@ -173,3 +169,22 @@ def test_one_model_gets_scores_without_comparisons_and_probe_results_alone_a_pro
     assert done.returncode == 0, done.stderr
     kinds = {r["kind"] for r in json.loads((tmp_path / "probe" / "results.json").read_text())["results"]}
     assert kinds == {"probe", "probe_difference"}
+
+
+def test_an_output_folder_that_holds_other_files_is_never_replaced(
+    study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report folder is replaced whole: `-o .` or `-o ~/paper` must not delete a user's files."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    for target, expected in [(".", "cannot be the working folder or above it"), ("..", "or above it"),
+                             (str(tmp_path), "or above it"), ("notes.txt", "is a file")]:  # fmt: skip
+        assert expected in error_line(cli("report", str(study), "-o", target))
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "draft.tex").write_text("mine")
+    assert "paper: exists and holds other files (no report.md)" in error_line(cli("report", str(study), "-o", "paper"))
+    assert (paper / "draft.tex").read_text() == "mine" and (tmp_path / "notes.txt").read_text() == "mine"
+    assert cli("report", str(study), "-o", "out").returncode == 0
+    assert cli("report", str(study), "-o", "out").returncode == 0  # a report folder of its own is replaced
+    assert (tmp_path / "out" / "report.md").is_file()

@@ -28,7 +28,7 @@ TASKS = ["reversal_curse", "reversal_curse_likelihood"]
 def cli(server: Any, *args: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], float]:
     began = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "prosaic_evals._cli", *args, "--display", "plain"],
+        [sys.executable, "-m", "prosaic_evals._cli", *args, *(["--display", "plain"] if args[0] == "run" else [])],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, "VLLM_API_KEY": server.api_key},
     )  # fmt: skip
     return done, time.monotonic() - began
@@ -64,18 +64,18 @@ def test_a_30_percent_fault_rate_changes_no_result(server: Any, baseline: pd.Ser
 
 
 def test_a_server_failing_every_request_ends_the_run_in_bounded_time_with_one_line(server: Any, tmp_path: Path) -> None:
-    with FaultProxy(server.root_url, rate=1.0, seed=7) as proxy:
+    with FaultProxy(server.root_url, rate=1.0, seed=7) as proxy:  # 3 retries; the defaults' bound: test_retry.py
         done, seconds = cli(server, "run", "reversal_curse", "--limit", "2", "--model", f"{proxy.url}/v1",
-                            "--log-dir", str(tmp_path), "--no-cache")  # fmt: skip
+                            "--log-dir", str(tmp_path), "--no-cache", "--max-retries", "3")  # fmt: skip
     assert done.returncode == 2, done.stderr[-3000:]
-    assert seconds < 240  # the defaults: 10 retries, waits capped at 8 s
-    assert sum(proxy.faults.values()) >= 11
+    assert seconds < 120
+    assert sum(proxy.faults.values()) >= 4
     output = done.stdout + done.stderr
     assert "Traceback" not in output
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and done.stderr.strip().splitlines()[-1] == errors[0]
     assert "ran out of retries" in errors[0] and "--max-retries and --timeout" in errors[0]
-    assert re.search(r"retry \d+ of 10", output)
+    assert re.search(r"retry \d+ of 3", output)
 
 
 def _interrupt(server: Any, log_dir: Path, signum: int, *, after_samples: int) -> subprocess.Popen[str]:
@@ -122,7 +122,7 @@ def test_a_sigkilled_run_resumes_with_only_the_missing_samples_and_identical_num
                   "--no-cache")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Resuming" in done.stderr and "only the missing samples run" in done.stderr
-    kept = re.search(r"(\d+) were already in the log folder", done.stdout)
+    kept = re.search(r"(\d+) were already in the log folder", " ".join(done.stdout.split()))
     assert kept and int(kept.group(1)) >= 6
     assert len(list(tmp_path.glob("*.eval"))) == 2  # the resumed logs replaced the interrupted ones
     assert values(tmp_path).equals(baseline)
@@ -135,12 +135,13 @@ def test_sigterm_cancels_the_logs_and_a_rerun_or_inspect_eval_retry_finishes_the
     assert stopped.returncode == 128 + signal.SIGTERM
     last = (stopped.stderr.read() if stopped.stderr else "").strip().splitlines()[-1]
     assert last.startswith("interrupted by SIGTERM; logs of what completed are in")
-    logs = sorted(tmp_path.glob("*.eval"))
-    assert {read_eval_log(str(p), header_only=True).status for p in logs} == {"cancelled"}
+    logs = sorted(tmp_path.glob("*.eval"))  # tasks run one after the other: the first was stopped mid-way
+    assert [read_eval_log(str(p), header_only=True).status for p in logs] == ["cancelled"]
 
     results, _ = cli(server, "results", str(tmp_path))  # a partial log is flagged, counted against what was asked
     assert results.returncode == 0
-    assert re.search(r"did not finish \(status cancelled\): \d+ of 24 samples were scored", results.stdout)
+    flat = " ".join(results.stdout.split())  # rich wraps long lines
+    assert re.search(r"did not finish \(status cancelled\): \d+ of 24 samples were scored", flat)
 
     header = read_eval_log(str(logs[0]), header_only=True)
     assert header.eval.task_registry_name in {f"prosaic_evals/{t}" for t in TASKS}
@@ -154,8 +155,8 @@ def test_sigterm_cancels_the_logs_and_a_rerun_or_inspect_eval_retry_finishes_the
     done, _ = cli(server, "run", *TASKS, "--limit", "24", "--model", server.base_url, "--log-dir", str(tmp_path),
                   "--no-cache")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.count("Resuming") == 1  # the other task was finished by inspect eval-retry: reused
-    assert "is complete for this task and model: reused, nothing runs" in done.stderr
+    assert "is complete for this task and model: reused, nothing runs" in done.stderr  # inspect's retry finished it
+    assert "Resuming" not in done.stderr  # and the second task had not begun: it runs in full
     final, _ = cli(server, "results", str(tmp_path))
     assert "superseded by its retry" in final.stderr
     current = [p for p in tmp_path.glob("*.eval") if read_eval_log(str(p), header_only=True).status == "success"]

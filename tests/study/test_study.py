@@ -32,6 +32,11 @@ def test_study_files_are_validated(tmp_path: Path) -> None:
     path.write_text(STUDY.replace("lora_rank: 8", "lora_rnk: 8"))
     with pytest.raises(UserError, match=r"study.yaml: finetune.hyperparameters.lora_rnk: unknown key"):
         load_study(path)
+    path.write_text(STUDY + "server: {kv_cache_gib: 3}\n")
+    assert load_study(path).server == {"kv_cache_gib": 3}  # the managed servers' options (as -M)
+    path.write_text(STUDY + "server: {kv_cache: 3}\n")
+    with pytest.raises(UserError, match=r"study.yaml: server: kv_cache: not a vLLM server option"):
+        load_study(path)
 
 
 @pytest.mark.slow
