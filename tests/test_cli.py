@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from prosaic_evals.run._resume import samples_written
 from tests._cli import Outcome, run_cli
 from tests._processes import sigint_default
 
@@ -228,7 +229,7 @@ def test_no_signal_leaves_the_server_behind(tmp_path: Path) -> None:
             groups[signum] = (os.getpgid(int(found.stdout.split()[0])), port)  # the server, its engine and workers
         for signum, (process, home, logs) in runs.items():
             deadline = time.monotonic() + 300
-            while _samples_written(logs) < 3 and time.monotonic() < deadline:
+            while samples_written(logs) < 3 and time.monotonic() < deadline:
                 time.sleep(0.2)  # the evaluation is under way (and inspect has looked the model up)
             assert len(list((home / "servers").glob("*.log"))) == 1  # one server, with the options given
             process.send_signal(signum)
@@ -250,17 +251,6 @@ def test_no_signal_leaves_the_server_behind(tmp_path: Path) -> None:
         assert _alive(group) == []  # the server, its engine core and workers are gone (zombies await init's reaping)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-
-
-def _samples_written(log_dir: Path) -> int:
-    total = 0
-    for path in log_dir.glob("*.eval"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                total += sum(name.startswith("samples/") for name in archive.namelist())
-        except (OSError, zipfile.BadZipFile):
-            pass
-    return total
 
 
 def _alive(group: int) -> list[str]:

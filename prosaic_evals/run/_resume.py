@@ -79,6 +79,11 @@ def find_latest(log_dir: Path, task: str, key: str) -> Unfinished | None:
     return Unfinished(newest[1], newest[2].status, _samples_in(newest[1]))
 
 
+def samples_written(log_dir: Path) -> int:
+    """Samples written so far to the .eval logs of a folder (a run in progress included)."""
+    return sum(len(_samples_in(path)) for path in Path(log_dir).glob("*.eval"))
+
+
 def _samples_in(path: Path) -> frozenset[str]:
     """Ids of the samples written to an .eval file so far (its members `samples/{id}_epoch_{n}.json`)."""
     try:

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from prosaic_evals.run._resume import samples_written
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from prosaic_evals.models import POOL, resolve_model
 from prosaic_evals.run import sample_frame
@@ -119,29 +121,16 @@ def kill_and_resume(server: Any, limit: int, log_dir: Path, baseline: pd.Series)
          server.base_url, "--log-dir", str(log_dir), "--no-cache", "--max-connections", "2", "--display", "none"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "VLLM_API_KEY": server.api_key},
     )  # fmt: skip
-    while process.poll() is None and _written(log_dir) < limit // 2:
+    while process.poll() is None and samples_written(log_dir) < limit // 2:
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    before = _written(log_dir)
+    before = samples_written(log_dir)
     done, seconds = cli(server, limit, server.base_url, log_dir)
     assert done.returncode == 0, done.stderr[-2000:]
     lost, duplicated, differ = compare(values(log_dir), baseline)
     return [f"Killed with {before} samples in its logs; the second run kept them and ran the rest in {seconds:.0f} s: "
             f"{lost} samples lost, {duplicated} duplicated, {differ} scores that differ from the baseline."]  # fmt: skip
-
-
-def _written(log_dir: Path) -> int:
-    import zipfile
-
-    total = 0
-    for path in log_dir.glob("*.eval"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                total += sum(name.startswith("samples/") for name in archive.namelist())
-        except (OSError, zipfile.BadZipFile):
-            pass
-    return total
 
 
 if __name__ == "__main__":

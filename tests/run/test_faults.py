@@ -18,6 +18,7 @@ import pytest
 from inspect_ai.log import read_eval_log
 
 from prosaic_evals.run import sample_frame
+from prosaic_evals.run._resume import samples_written
 from tests._faults import FaultProxy
 from tests._processes import sigint_default
 
@@ -88,26 +89,13 @@ def _interrupt(server: Any, log_dir: Path, signum: int, *, after_samples: int) -
     )  # fmt: skip
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
-        if _samples_written(log_dir) >= after_samples:
+        if samples_written(log_dir) >= after_samples:
             break
         time.sleep(0.2)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signum)
     process.wait(timeout=120)
     return process
-
-
-def _samples_written(log_dir: Path) -> int:
-    import zipfile
-
-    count = 0
-    for path in log_dir.glob("*.eval"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                count += sum(name.startswith("samples/") for name in archive.namelist())
-        except (OSError, zipfile.BadZipFile):
-            pass
-    return count
 
 
 def test_a_sigkilled_run_resumes_with_only_the_missing_samples_and_identical_numbers(
