@@ -132,6 +132,15 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], **given: Any) -> None:
     help="Multiple-comparison correction across all comparisons.",
 )
 @click.option(
+    "--margin",
+    "margins",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Equivalence margin for a metric (repeatable): adds a TOST and a verdict to each of its comparisons. "
+    "VALUE is in the metric's units, or 'P% of CONDITION': that share of the same models' difference in a "
+    "positive-control condition. Default: the task files' margins.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -139,10 +148,13 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], **given: Any) -> None:
 )
 def compare(
     tasks: tuple[str, ...], models: tuple[str, ...], logs: tuple[Path, ...], baseline: str | None, correction: str,
-    output: Path | None, **given: Any,
+    margins: tuple[str, ...], output: Path | None, **given: Any,
 ) -> None:  # fmt: skip
     """Compare models on identical items: run TASK(s) on each --model, or read --logs (--model picks among them)."""
     from prosaic_evals.run import compare_frame, render_comparison, run, sample_frame, write_outputs
+    from prosaic_evals.run._compare import parse_margins
+
+    margin_of = parse_margins(margins)
 
     if logs and tasks:
         raise UserError("give TASKS to run or --logs to read, not both")
@@ -161,7 +173,7 @@ def compare(
             raise UserError("comparing needs two or more --model")
         frame = run(tasks, options).frame
     only = list(models) if logs else None
-    comparison = compare_frame(frame, baseline=baseline, correction=correction, only=only)
+    comparison = compare_frame(frame, baseline=baseline, correction=correction, only=only, margins=margin_of)
     _console().print(render_comparison(comparison))
     if output is not None:
         for path in write_outputs(comparison, output):
@@ -433,8 +445,11 @@ def probe(target: str, models: tuple[str, ...], task_args: tuple[str, ...], laye
 )
 @click.option("--effect-dz", type=click.FloatRange(min=0, min_open=True), default=0.2, show_default=True,
               help="Standardized difference (Cohen's dz) on continuous metrics for the n needed.")  # fmt: skip
+@click.option("--margin", "margins", multiple=True, metavar="METRIC=VALUE",
+              help="Equivalence margin for a metric: a value or 'P% of CONDITION' (repeatable; default: the "
+                   "study's or comparison's margins, else the task files').")  # fmt: skip
 def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: str | None, correction: str | None,
-           effect: float, effect_dz: float) -> None:  # fmt: skip
+           effect: float, effect_dz: float, margins: tuple[str, ...]) -> None:  # fmt: skip
     """A paper-ready report from INPUTS: .eval logs, a study, comparison or probe results folder.
 
     Writes report.md, report.html (self-contained), tables.tex (booktabs), figures (PNG, PDF),
@@ -442,9 +457,10 @@ def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: 
     """
     from prosaic_evals._paths import check_output_folder
     from prosaic_evals.report import ReportOptions, build_report, gather, write_report
+    from prosaic_evals.run._compare import parse_margins
 
     check_output_folder(output, "report.md")  # before any work
-    options = ReportOptions(title, baseline, correction, effect, effect_dz)
+    options = ReportOptions(title, baseline, correction, effect, effect_dz, parse_margins(margins))
     built = build_report(gather(list(inputs)), options, say=lambda message: click.echo(message, err=True))
     for warning in built.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -37,6 +37,9 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str] | Outcome, *exp
         assert text in errors[0]
 
 
+STUDY_LOGS = str(Path(__file__).parents[1] / "analysis" / "reversal_curse" / "results" / "logs")
+
+
 def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     (tmp / "broken.yaml").write_text("family: reversal_curse\nscorer: {name: exact_match\n")
     (tmp / "unknown_key.yaml").write_text("family: reversal_curse\nscorer: {name: exact_match}\ncolour: red\n")
@@ -74,6 +77,12 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
         (["results", str(bad / "text.eval")], ["text.eval: not a readable inspect log"]),
         (["results", str(bad / "truncated.eval")], ["truncated.eval: not a readable inspect log"]),
         (["compare", "--logs", str(bad / "truncated.eval")], ["truncated.eval: not a readable inspect log"]),
+        (["compare", "--logs", STUDY_LOGS, "--margin", "correct=0.1"], ["--margin correct: no metric 'correct'"]),
+        (["compare", "--logs", STUDY_LOGS, "--margin", "exact_match=-0.1"], ["--margin 'exact_match=-0.1'"]),
+        (
+            ["report", STUDY_LOGS, "-o", str(tmp / "report"), "--margin", "contrast=25% of p2d_sideways"],
+            ["no task has a condition 'p2d_sideways' with metric contrast"],
+        ),
         (
             ["run", "reversal_curse", "--model", "openai-api/acme/m", "--model-base-url", "http://127.0.0.1:9/v1"],
             ["cannot reach --model-base-url http://127.0.0.1:9/v1"],

@@ -33,4 +33,7 @@ def p_value(p: Any) -> str:
 
 
 def count(x: Any) -> str:
-    return "—" if missing(x) else f"{math.ceil(x):,}"
+    """A whole count, rounded up; infinite: more than a power search goes (1,000 clusters)."""
+    if missing(x):
+        return "—"
+    return "∞" if math.isinf(x) else f"{math.ceil(x):,}"

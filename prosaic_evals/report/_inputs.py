@@ -28,6 +28,7 @@ class Inputs:
 
     baseline: str | None = None
     correction: str | None = None
+    margins: dict[str, float | str] = field(default_factory=dict)
     given: list[str] = field(default_factory=list)
 
 
@@ -60,11 +61,16 @@ def _folder(folder: Path, inputs: Inputs) -> None:
         if (folder / "probes" / "probe.json").is_file():
             inputs.probes.append(folder / "probes")
         inputs.correction = inputs.correction or study.get("spec", {}).get("correction")
+        # a later `compare -o` of the same folder (a re-analysis) writes its margins to comparison.json
+        compared = _json(folder / "comparison.json") if (folder / "comparison.json").is_file() else {}
+        stated = compared.get("margins") or study.get("spec", {}).get("margins") or {}
+        inputs.margins = inputs.margins or dict(stated)
         inputs.baseline = inputs.baseline or (study.get("models") or [None])[0]
     elif (folder / "comparison.json").is_file():
         comparison = _json(folder / "comparison.json")
         inputs.logs += _comparison_logs(folder)
         inputs.correction = inputs.correction or comparison.get("correction")
+        inputs.margins = inputs.margins or dict(comparison.get("margins") or {})
         inputs.baseline = inputs.baseline or comparison.get("baseline")
     elif (folder / "probe.json").is_file():
         if not (folder / "results.csv").is_file():

@@ -86,25 +86,45 @@ def _params(meta: dict[str, Any]) -> str:
 
 def statistics_paragraph(scores: pd.DataFrame, comparisons: list[dict[str, Any]], correction: str,
                          effect: float, effect_dz: float) -> str:  # fmt: skip
-    methods = sorted(set(scores["interval"].str.replace(r" \(n_eff \d+\)", "", regex=True)))
+    epochs = scores["epochs"].max() if "epochs" in scores else 1
     text = (
-        f"Statistics. Scores are reported with 95% intervals ({'; '.join(methods)}): proportions use Wilson's "
-        "interval with the sample size deflated by the design effect of items sharing a cluster (a fact or "
-        "entity), means a cluster-robust standard error with a t quantile on clusters - 1 degrees of freedom."
+        "Statistics. Scores are reported with 95% intervals that respect clustering (items sharing a fact or "
+        "entity): proportions use the beta-binomial profile likelihood (the intraclass correlation estimated "
+        "from the data and profiled out; critical value F(1, G - 1) for G clusters), which stays inside [0, 1] "
+        "and is monotone in the data; means use Hall's (1992) skewness-corrected t on the cluster means "
+        "(G - 1 degrees of freedom)."
+        + (
+            f" Tasks sampled over up to {epochs:g} epochs; epochs of an item are repeated measures of that item "
+            "(averaged per item, or trials of its cluster for proportions), not more items."
+            if epochs > 1
+            else ""
+        )
     )
     if comparisons:
-        tests = sorted({c["test"].split(" (")[0] for c in comparisons})
         family = sum(1 for c in comparisons if c["p_adjusted"] == c["p_adjusted"])
+        margins = [c for c in comparisons if c["margin"] == c["margin"]]
         text += (
-            " Models are compared item by item on identical samples: differences are model - baseline with "
-            "Newcombe's paired interval (binary scores; clustered by the design effect) or a cluster-robust t "
-            f"interval (continuous scores); tests: {', '.join(tests)} (permutations flip whole clusters). "
-            f"p-values are adjusted with {CORRECTIONS[correction]} over the {family} comparisons of whole metrics. "
-            "Effect sizes: Cohen's h and the discordant-pair odds ratio (binary), Cohen's dz (continuous). "
+            " Models are compared item by item on identical samples; differences are model - baseline. For binary "
+            "scores the interval is MOVER (Zou & Donner 2008) built from the two beta-binomial intervals and the "
+            "correlation of the models' cluster residuals, and p is the level at which that interval reaches 0; for "
+            "continuous scores the interval and p come from Hall's t on the clusters' mean differences. So each "
+            f"interval excludes 0 exactly when its p < 0.05. p-values are adjusted with {CORRECTIONS[correction]} "
+            f"over the {family} comparisons of whole metrics."
+            + (
+                " Equivalence: two one-sided tests (TOST) of the same interval family against the stated margin "
+                "(equivalent at 0.05 when the 90% interval lies inside it), adjusted like p; the verdict combines "
+                "both tests (Lakens 2017)."
+                if margins
+                else ""
+            )
+            + " Effect sizes: Cohen's h and the discordant-pair odds ratio (binary), Cohen's dz (continuous). "
             "Power: the minimum detectable effect (MDE) is the smallest difference detected with 80% power at "
-            "alpha 0.05 given the number of clusters and the observed standard error (statsmodels' t-test power); "
+            "alpha 0.05 by the test used: for binary scores found by simulating that test (latent-normal data with "
+            "the pilot's rate, intraclass correlation and between-model correlation), for continuous ones from the "
+            "t test on clusters; "
             f"n needed is the number of items (clusters as sampled) for a difference of {effect:g} on binary "
-            f"metrics or a standardized dz of {effect_dz:g} on continuous ones."
+            f"metrics or a standardized dz of {effect_dz:g} on continuous ones, with the range implied by the "
+            "likelihood interval of the intraclass correlation (binary) or the 95% interval of the spread (continuous)."
         )
     return text
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from prosaic_evals.run import Comparison
-from prosaic_evals.stats import n_needed
+from prosaic_evals.stats import BinaryDesign, binary_n_needed, n_needed
 
 
 def score_rows(scores: pd.DataFrame, frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -22,8 +22,8 @@ def score_rows(scores: pd.DataFrame, frame: pd.DataFrame) -> list[dict[str, Any]
                        & (frame["metric"] == s.metric)]  # fmt: skip
         rows.append({
             "id": f"S{i}", "kind": "score", "task": s.task, "condition": s.condition, "metric": s.metric,
-            "model": s.model, "n": s.n, "clusters": s.clusters, "estimate": s.score, "ci_low": s.ci_low,
-            "ci_high": s.ci_high, "method": s.interval, "p_value": s.p_chance,
+            "model": s.model, "n": s.n, "epochs": s.epochs, "clusters": s.clusters, "estimate": s.score,
+            "ci_low": s.ci_low, "ci_high": s.ci_high, "method": s.interval, "p_value": s.p_chance,
             "logs": sorted(set(behind["log"])), "sample_ids": behind["sample_id"].astype(str).tolist(),
         })  # fmt: skip
     return rows
@@ -40,22 +40,36 @@ def comparison_rows(comparison: Comparison, effect: float, effect_dz: float) -> 
         sd = float((other - base.reindex(other.index)).std(ddof=1))
         if binary:
             target, size = effect, f"{effect:g}"
+            needed = _binary_needed(c.get("power_design"), effect)
         else:  # a standardized effect, in the metric's units through the spread of the item differences
             target, size = effect_dz * sd, f"dz {effect_dz:g}"
+            needed = n_needed(c["se"], c["n"], c["clusters"], target)
         rows.append({
             "id": f"C{i}", "kind": "comparison", "task": c["task"], "condition": c["condition"],
-            "metric": c["metric"], "model": c["model"], "baseline": c["baseline"], "n": c["n"],
+            "metric": c["metric"], "model": c["model"], "baseline": c["baseline"], "n": c["n"], "epochs": c["epochs"],
             "clusters": c["clusters"], "baseline_score": c["baseline_score"], "model_score": c["model_score"],
             "estimate": c["difference"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "method": c["ci_method"],
             "test": c["test"], "p_value": c["p_value"], "p_adjusted": c["p_adjusted"],
             "effect_size": c["cohens_h"] if binary else c.get("cohens_dz"), "effect_name": "h" if binary else "dz",
             "odds_ratio": c.get("discordant_odds_ratio") if binary else None, "mde": c["mde"],
-            "power_effect": size, "n_needed": n_needed(c["se"], c["n"], c["clusters"], target),
-            "power_fallback": not sd > 0,  # no spread in the differences: the power uses a binomial fallback
+            "power_effect": size, "n_needed": needed[0], "n_needed_low": needed[1], "n_needed_high": needed[2],
+            "margin": c["margin"], "margin_rule": c.get("margin_rule") or "", "p_equivalence": c["p_equivalence"],
+            "p_equivalence_adjusted": c["p_equivalence_adjusted"], "verdict": c["verdict"] or "",
             "logs": sorted(set(behind["log"])),
             "sample_ids": behind[behind["model"] == c["baseline"]]["sample_id"].astype(str).tolist(),
         })  # fmt: skip
     return rows
+
+
+def _binary_needed(design: Any, effect: float) -> tuple[float, float, float]:
+    """Items for 80% power by simulating the comparison's own test on the pilot's design (see stats._power)."""
+    if not isinstance(design, str) or not design:
+        return float("nan"), float("nan"), float("nan")
+    values = json.loads(design)
+    if values["design"] is None:  # one cluster: no design to simulate
+        return float("nan"), float("nan"), float("nan")
+    pilot = BinaryDesign(**(values["design"] | {"trials": tuple(values["design"]["trials"])}))
+    return binary_n_needed(pilot, effect, tuple(values["icc_range"]))
 
 
 def probe_rows(

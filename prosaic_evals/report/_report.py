@@ -8,6 +8,7 @@ logs and sample ids behind it), samples.parquet (or .csv without pyarrow).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,6 @@ from prosaic_evals.report._methods import models_paragraph, probes_paragraph, st
 from prosaic_evals.report._numbers import comparison_rows, number_ids, probe_rows, score_rows
 from prosaic_evals.run import compare_frame, summarize
 
-FALLBACK = "†"
 CORRECTION_NAMES = {"holm": "Holm-corrected", "bh": "Benjamini-Hochberg-adjusted", "none": "not corrected"}
 
 
@@ -44,6 +44,9 @@ class ReportOptions:
 
     effect_dz: float = 0.2
     """Standardized difference (continuous metrics) for which `n needed` is computed."""
+
+    margins: dict[str, float | str] = field(default_factory=dict)
+    """Equivalence margin per metric (default: the study's or comparison's)."""
 
 
 @dataclass
@@ -109,8 +112,9 @@ def _behaviour(inputs: Inputs, options: ReportOptions, plt: Any) -> _Part:
     compared: list[dict[str, Any]] = []
     if len(evidence.models) > 1:
         baseline = options.baseline or (inputs.baseline if inputs.baseline in evidence.models else None)
-        compared = comparison_rows(compare_frame(evidence.frame, baseline=baseline, correction=correction),
-                                   options.effect, options.effect_dz)  # fmt: skip
+        margins = options.margins or inputs.margins
+        compared = comparison_rows(compare_frame(evidence.frame, baseline=baseline, correction=correction,
+                                                 margins=margins), options.effect, options.effect_dz)  # fmt: skip
         part.rows += compared
     part.blocks += _behaviour_blocks(part.rows, evidence, compared, options, correction)
     if plt is not None:
@@ -167,10 +171,12 @@ def write_report(report: Report, output: Path) -> list[str]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: NaN -> null (strict JSON), numpy scalars -> Python numbers, full precision kept."""
+    """JSON-ready: NaN -> null and +-inf -> "inf" (strict JSON), numpy scalars -> Python numbers, full precision."""
     if hasattr(value, "item"):
         value = value.item()
-    return None if isinstance(value, float) and value != value else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if value != value else ("inf" if value > 0 else "-inf")
+    return value
 
 
 def _title(inputs: Inputs) -> str:
@@ -193,45 +199,103 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
             present = [c for c in ordered if c]
             table_rows.append([
                 ", ".join(c["id"] for c in present), condition, metric,
-                "/".join(dict.fromkeys(f"{c['n']} ({c['clusters']})" for c in present)),
+                "/".join(dict.fromkeys(_n(c) for c in present)),
                 *[f.estimate(c["estimate"], c["ci_low"], c["ci_high"]) if c else "—" for c in ordered],
             ])  # fmt: skip
         blocks.append(Table(
             f"scores-{_slug(task)}", f"{task}: score per condition, 95% intervals",
             ["Ref.", "Condition", "Metric", "n (clusters)", *[short(m) for m in models]], table_rows,
             notes=["Ref.: ids in results.json and the provenance table (one per model column, in order). "
-                   "Intervals: Wilson, design-effect adjusted (proportions); cluster-robust t (means)."],
+                   "Intervals: beta-binomial profile likelihood (proportions); Hall's skewness-corrected t on "
+                   "clusters (means); exact cluster sign-flip inversion (paired contrasts, with their chance test)."
+                   + _epochs_note(mine)],
         ))  # fmt: skip
     if compared:
         blocks.append(Heading("Paired comparisons"))
         several = len({c["model"] for c in compared}) > 1
         for task in dict.fromkeys(log.task for log in evidence.logs):
             mine = [c for c in compared if c["task"] == task]
+            equivalence = any(c["margin"] == c["margin"] for c in mine)
             columns = ["Ref.", "Condition", "Metric", *(["Model"] if several else []), "n (clusters)",
-                       "Difference [95% CI]", "Test", "p", "p adj.", "Effect", "MDE", "n needed"]  # fmt: skip
+                       "Difference [95% CI]", "p", "p adj.",
+                       *(["Margin", "p equiv.", "Verdict"] if equivalence else []),
+                       "Effect", "MDE", "n needed [range]"]  # fmt: skip
             table_rows = [[
                 c["id"], c["condition"], c["metric"], *([short(c["model"])] if several else []),
-                f"{c['n']} ({c['clusters']})", f.estimate(c["estimate"], c["ci_low"], c["ci_high"], signed=True),
-                c["test"].split(" (")[0], f.p_value(c["p_value"]), f.p_value(c["p_adjusted"]),
+                _n(c), f.estimate(c["estimate"], c["ci_low"], c["ci_high"], signed=True),
+                f.p_value(c["p_value"]), f.p_value(c["p_adjusted"]),
+                *([f"±{f.num(c['margin'])}", f.p_value(c["p_equivalence_adjusted"]), c["verdict"] or "—"]
+                  if equivalence else []),
                 f"{c['effect_name']} {f.num(c['effect_size'], signed=True, digits=2)}",
-                f.num(c["mde"]) + FALLBACK * c["power_fallback"],
-                f.count(c["n_needed"]) + FALLBACK * c["power_fallback"],
+                f.num(c["mde"]), _needed(f, c),
             ] for c in mine]  # fmt: skip
             against = "" if several else f"{short(mine[0]['model'])} - "
+            methods = "; ".join(dict.fromkeys(c["test"] for c in mine))
+            rules = "; ".join(dict.fromkeys(f"{c['metric']}: {c['margin_rule']}" for c in mine if c["margin_rule"]))
             blocks.append(Table(
                 f"comparisons-{_slug(task)}",
                 f"{task}: {against}{short(mine[0]['baseline'])}, paired on identical items",
                 columns, table_rows, wide=True,
-                notes=[f"p adj.: {CORRECTION_NAMES[correction]} across all comparisons of whole metrics "
-                       "(metric/part rows are descriptive and uncorrected). Effect: Cohen's h (binary) or dz "
-                       "(continuous). MDE: smallest difference with 80% power at alpha 0.05 at this n. "
+                notes=[f"Interval and p from one method ({methods}): the interval excludes 0 exactly when p < 0.05. "
+                       f"p adj.: {CORRECTION_NAMES[correction]} across all comparisons of whole metrics "
+                       "(metric/part rows are descriptive and uncorrected)."
+                       + (" Margin: the equivalence margin (two one-sided tests, TOST; p equiv. adjusted like p)"
+                          + (f", relative to a positive control ({rules})" if rules else "")
+                          + "; Verdict: equivalent (within the margin), different, different but within the "
+                          "margin, or inconclusive." if equivalence else "")
+                       + " Effect: Cohen's h (binary) or dz (continuous). MDE: smallest difference with 80% power "
+                       "at alpha 0.05 for this test and design (binary: by simulation of the test). "
                        f"n needed: items for 80% power to detect a difference of {options.effect:g} (binary) or "
-                       f"dz {options.effect_dz:g} (continuous), clusters as sampled."
-                       + (f" {FALLBACK}: every item differs by the same amount, so the spread cannot be estimated; "
-                          "the standard error falls back to a binomial one at the mean rate with n = clusters "
-                          "(conservative)." if any(c["power_fallback"] for c in mine) else "")],
+                       f"dz {options.effect_dz:g} (continuous), clusters as sampled; the range is what the pilot's "
+                       "uncertain clustering (binary) or spread (continuous) allows." + _epochs_note(mine)],
             ))  # fmt: skip
+        claims = claims_text(compared)
+        if claims:
+            blocks.append(claims)
     return blocks
+
+
+def _n(c: dict[str, Any]) -> str:
+    epochs = c.get("epochs", 1.0)
+    return f"{c['n']} ({c['clusters']})" + (f" x{epochs:g}" if epochs and epochs != 1 else "")
+
+
+def _epochs_note(rows: list[dict[str, Any]]) -> str:
+    if not any(r.get("epochs", 1) > 1 for r in rows):
+        return ""
+    return " n (clusters) xk: items, clusters and k epochs per item (repeated measures of the item, not more items)."
+
+
+def _needed(f: Any, c: dict[str, Any]) -> str:
+    if f.missing(c["n_needed"]):
+        return "—"
+    return f"{f.count(c['n_needed'])} [{f.count(c['n_needed_low'])}–{f.count(c['n_needed_high'])}]"
+
+
+def claims_text(compared: list[dict[str, Any]]) -> str:
+    """Which null and non-null claims the tests support, one sentence per verdict."""
+    groups: dict[str, list[str]] = {}
+    for c in compared:
+        if not c["verdict"]:
+            continue
+        where = f"{c['id']} ({c['condition']}, {c['metric']}: {c['estimate']:+.3f}"
+        if c["verdict"] == "equivalent":
+            where += f" within ±{c['margin']:.3g}, p equiv. {f.p_value(c['p_equivalence_adjusted'])})"
+        else:
+            where += f", p {f.p_value(c['p_adjusted'])}"
+            has_margin = c["margin"] == c["margin"]
+            where += (
+                f", margin ±{c['margin']:.3g}, p equiv. {f.p_value(c['p_equivalence_adjusted'])})"
+                if has_margin
+                else ")"
+            )
+        groups.setdefault(c["verdict"], []).append(where)
+    if not groups:
+        return ""
+    say = {"equivalent": "Supported as no effect (equivalent within the margin)",
+           "different": "Supported as an effect", "different, within margin": "An effect, but smaller than the margin",
+           "inconclusive": "Neither an effect nor equivalence is supported (more data needed)"}  # fmt: skip
+    return "Claims. " + " ".join(f"{say[v]}: {', '.join(groups[v])}." for v in say if v in groups)
 
 
 def _probe_blocks(series: list[dict[str, Any]], differences: list[dict[str, Any]], meta: dict[str, Any]) -> list[Block]:

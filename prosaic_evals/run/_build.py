@@ -114,7 +114,7 @@ def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec
 
 def spec_hash(task: LoadedTask) -> str:
     """A hash of everything the task file says, once validated (an edited file makes a new run)."""
-    content = task.spec.model_dump(mode="json") | {
+    content = task.spec.model_dump(mode="json", exclude={"margins"}) | {
         "parameters": task.params.model_dump(mode="json"),
         "conditions": list(task.conditions),
         "data_version": task.family.data_version(),
@@ -134,6 +134,7 @@ def task_metadata(task: LoadedTask) -> dict[str, Any]:
         "parameters": task.params.model_dump(mode="json"),
         "conditions": list(task.conditions),
         "scorer": task.spec.scorer.model_dump(mode="json"),
+        "margins": dict(task.spec.margins),
     }
 
 

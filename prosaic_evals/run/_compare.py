@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pandas as pd
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.run._results import summarize
-from prosaic_evals.stats import PairedResult, adjust, compare_paired
+from prosaic_evals.stats import PairedResult, adjust, compare_paired, verdict
+from prosaic_evals.stats._paired import MarginError
 
 KEYS = ["task", "condition", "metric"]
 
@@ -29,11 +31,28 @@ class Comparison:
     frame: pd.DataFrame
     """The per-sample rows behind every number."""
 
+    margins: dict[str, float | str] = field(default_factory=dict)
+    """Equivalence margins per metric (given on the command line or in a study)."""
+
+
+Margin = float | str
+"""An equivalence margin in the metric's units, or `"P% of CONDITION"`: P percent of the same models'
+difference in a positive-control condition of the same task (e.g. the trained direction)."""
+
 
 def compare_frame(
-    frame: pd.DataFrame, *, baseline: str | None = None, correction: str = "holm", only: list[str] | None = None
+    frame: pd.DataFrame,
+    *,
+    baseline: str | None = None,
+    correction: str = "holm",
+    only: list[str] | None = None,
+    margins: dict[str, Margin] | None = None,
 ) -> Comparison:
-    """Each model against `baseline` (default: the first) item by item; `only`: compare just these models."""
+    """Each model against `baseline` (default: the first) item by item; `only`: compare just these models.
+
+    `margins`: equivalence margin per metric, for a TOST beside each difference test; where none is given,
+    a task file's own `margins:` (recorded in its logs) apply to that task.
+    """
     if only:
         logged = list(dict.fromkeys(frame["model"]))
         frame = frame[frame["model"].isin([_pick(logged, m, "--model") for m in only])]
@@ -42,26 +61,124 @@ def compare_frame(
     if len(models) < 2:
         raise UserError(f"comparing needs at least two models; the logs hold {', '.join(models) or 'none'}")
     base = _pick(models, baseline)
+    margins = check_margins(margins or {}, frame)
+    stated = logged_margins(frame)
     rows = []
     for key, group in frame.sort_values("condition_rank", kind="stable").groupby(KEYS, sort=False):
-        reference = group[group["model"] == base].set_index("sample_id")
+        reference = group[group["model"] == base].set_index(["sample_id", "epoch"])
         for model in models:
             if model == base:
                 continue
-            other = group[group["model"] == model].set_index("sample_id")
+            other = group[group["model"] == model].set_index(["sample_id", "epoch"])
             _check_same_items(dict(zip(KEYS, key, strict=True)), base, reference, model, other)
             other = other.loc[reference.index]
-            result = compare_paired(other["value"], reference["value"], reference["cluster"].tolist())
-            rows.append(dict(zip(KEYS, key, strict=True)) | {"baseline": base, "model": model} | _flatten(result))
+            items = [str(i) for i in reference.index.get_level_values(0)]
+            given = margins.get(key[2], stated.get(key[0], {}).get(key[2]))
+            margin = _resolve(given, frame, key, base, model)
+            try:
+                result = compare_paired(other["value"], reference["value"], reference["cluster"].tolist(),
+                                        items=items, margin=margin)  # fmt: skip
+            except MarginError as e:
+                raise UserError(f"--margin {key[2]}: task {key[0]}, condition {key[1]}: {e}") from None
+            rule = given if isinstance(given, str) and margin is not None else ""
+            rows.append(dict(zip(KEYS, key, strict=True)) | {"baseline": base, "model": model, "margin_rule": rule}
+                        | _flatten(result))  # fmt: skip
     table = pd.DataFrame(rows)
     # `metric/part` rows break a metric down (e.g. correct/german): descriptive, outside the corrected family.
     primary = ~table["metric"].str.contains("/", regex=False)
     table["p_adjusted"] = float("nan")
     table.loc[primary, "p_adjusted"] = adjust(table.loc[primary, "p_value"].tolist(), correction)
-    order = ["task", "condition", "metric", "baseline", "model", "n", "clusters", "baseline_score", "model_score",
-             "difference", "ci_low", "ci_high", "ci_method", "test", "p_value", "p_adjusted", "mde"]  # fmt: skip
+    table["p_equivalence_adjusted"] = float("nan")
+    table.loc[primary, "p_equivalence_adjusted"] = adjust(table.loc[primary, "p_equivalence"].tolist(), correction)
+    table["verdict"] = [
+        verdict(p, q) if primary_row else ""
+        for p, q, primary_row in zip(table["p_adjusted"], table["p_equivalence_adjusted"], primary, strict=True)
+    ]
+    order = ["task", "condition", "metric", "baseline", "model", "n", "epochs", "clusters", "baseline_score",
+             "model_score", "difference", "ci_low", "ci_high", "ci_method", "test", "p_value", "p_adjusted", "margin",
+             "margin_rule", "p_equivalence", "p_equivalence_adjusted", "verdict", "mde"]  # fmt: skip
     table = table[order + [c for c in table.columns if c not in order]]
-    return Comparison(base, correction, summarize(frame), table, frame)
+    return Comparison(base, correction, summarize(frame), table, frame, margins)
+
+
+def logged_margins(frame: pd.DataFrame) -> dict[str, dict[str, Margin]]:
+    """The `margins:` each task file states, as recorded in its logs (task -> metric -> margin)."""
+    from prosaic_evals.run._results import read_log
+
+    found: dict[str, dict[str, Margin]] = {}
+    for task, path in frame.drop_duplicates("task")[["task", "log"]].itertuples(index=False):
+        if Path(str(path)).is_file():  # frames built in memory (tests) have no logs to read
+            found[task] = dict(read_log(path, header_only=True).eval.metadata.get("margins") or {})
+    return found
+
+
+def relative_margin(value: str) -> tuple[float, str] | None:
+    """`"25% of p2d_same"` -> (0.25, "p2d_same"); None when `value` is not of that form."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%\s+of\s+(\S+)\s*", value)
+    if not match or not float(match.group(1)) > 0:
+        return None
+    return float(match.group(1)) / 100, match.group(2)
+
+
+def margin_forms(value: dict[str, Margin]) -> dict[str, Margin]:
+    """For file validators: a text margin must read `P% of CONDITION`."""
+    for metric, margin in value.items():
+        if isinstance(margin, str) and not relative_margin(margin):
+            raise ValueError(f"margin {metric}={margin!r}: expected a positive number or 'P% of CONDITION'")
+    return value
+
+
+def _resolve(
+    given: Margin | None, frame: pd.DataFrame, key: tuple[str, str, str], base: str, model: str
+) -> float | None:
+    """A relative margin is that share of |model - baseline| in the control condition (same task and metric)."""
+    if given is None or not isinstance(given, str):
+        return given
+    share, control = relative_margin(given) or (0.0, "")
+    task, _, metric = key
+    anywhere = frame[(frame["condition"] == control) & (frame["metric"] == metric)]
+    if anywhere.empty:
+        conditions = ", ".join(sorted(set(frame.loc[frame["metric"] == metric, "condition"])))
+        raise UserError(f"margin {metric}={given!r}: no task has a condition {control!r} "
+                        f"with metric {metric} (conditions: {conditions})")  # fmt: skip
+    rows = anywhere[anywhere["task"] == task]
+    if rows.empty:  # this task has no such control: its rows get no margin (another task's do)
+        return None
+    means = rows.groupby(["model", "sample_id"])["value"].mean().groupby("model").mean()
+    effect = abs(float(means.get(model, float("nan")) - means.get(base, float("nan"))))
+    if not effect > 0:
+        raise UserError(f"margin {metric}={given!r}: the control condition {control} shows no difference "
+                        f"between {model} and {base} in task {task}, so a margin relative to it is 0")  # fmt: skip
+    return share * effect
+
+
+def check_margins(margins: dict[str, Margin], frame: pd.DataFrame) -> dict[str, Margin]:
+    """Every margin names a metric of these logs and is a positive number or `P% of CONDITION`."""
+    metrics = sorted(set(frame["metric"]))
+    for metric, margin in margins.items():
+        if metric not in metrics:
+            raise UserError(f"--margin {metric}: no metric {metric!r} in the logs (metrics: {', '.join(metrics)})")
+        if isinstance(margin, str) and relative_margin(margin):
+            continue
+        if isinstance(margin, bool) or not (isinstance(margin, int | float) and 0 < margin < float("inf")):
+            raise UserError(f"--margin {metric}={margin}: a margin must be a positive number or 'P% of CONDITION'")
+    return margins
+
+
+def parse_margins(values: tuple[str, ...] | list[str]) -> dict[str, Margin]:
+    """`metric=value` pairs (from --margin) to a dict; one line naming the bad one otherwise."""
+    margins: dict[str, Margin] = {}
+    for text in values:
+        metric, sep, number = text.partition("=")
+        try:
+            margin: Margin = float(number)
+        except ValueError:
+            margin = number if relative_margin(number) else float("nan")
+        if not sep or not metric.strip() or not (isinstance(margin, str) or 0 < margin < float("inf")):
+            raise UserError(f"--margin {text!r}: expected METRIC=VALUE with a positive VALUE (e.g. correct=0.05) "
+                            "or METRIC='P% of CONDITION'")  # fmt: skip
+        margins[metric.strip()] = margin
+    return margins
 
 
 def _pick(models: list[str], name: str | None, option: str = "--baseline") -> str:
@@ -90,9 +207,10 @@ def _check_same_items(key: dict[str, Any], base: str, reference: pd.DataFrame, m
     missing, extra = reference.index.difference(other.index), other.index.difference(reference.index)
     if len(missing) or len(extra):
         where = f"task {key['task']}, condition {key['condition']}"
-        example = (missing.tolist() or extra.tolist())[0]
+        sample, epoch = (missing.tolist() or extra.tolist())[0]
+        example = sample if epoch == 1 else f"{sample} epoch {epoch}"
         raise UserError(
-            f"{where}: sample ids differ between {base} and {model} ({len(missing)} only in {base}, "
+            f"{where}: samples differ between {base} and {model} ({len(missing)} only in {base}, "
             f"{len(extra)} only in {model}, e.g. {example}); compare runs of the same task, parameters and --limit"
         )
 
@@ -100,6 +218,9 @@ def _check_same_items(key: dict[str, Any], base: str, reference: pd.DataFrame, m
 def _flatten(result: PairedResult) -> dict[str, Any]:
     values: dict[str, Any] = asdict(result)
     effects: dict[str, Any] = values.pop("effects")
+    design = values.pop("design")
+    # what a power calculation for another effect needs (report: n needed), as one JSON cell
+    values["power_design"] = json.dumps(design, default=float) if design.get("kind") == "binary" else ""
     values["baseline_score"], values["model_score"] = values.pop("baseline"), values.pop("model")
     return values | effects
 
@@ -110,6 +231,7 @@ def write_outputs(comparison: Comparison, directory: Path, *, extra: dict[str, A
     payload = {
         "baseline": comparison.baseline,
         "correction": comparison.correction,
+        "margins": comparison.margins,
         **(extra or {}),
         "scores": comparison.scores.to_dict(orient="records"),
         "comparisons": comparison.comparisons.to_dict(orient="records"),
@@ -137,6 +259,7 @@ def render_comparison(comparison: Comparison) -> Any:
     from rich.text import Text
 
     tables: list[Any] = []
+    equivalence = bool(comparison.comparisons["margin"].notna().any())
     for (task, model), rows in comparison.comparisons.groupby(["task", "model"], sort=False):
         table = Table(title=f"{task} · {model} vs {comparison.baseline}", title_justify="left", title_style="bold")
         columns = (
@@ -149,6 +272,7 @@ def render_comparison(comparison: Comparison) -> Any:
             "p adjusted",
             "effect",
             "MDE",
+            *(("margin", "p equiv.", "verdict") if equivalence else ()),
         )
         for column in columns:
             table.add_column(column, justify="left" if column in ("condition", "metric", "effect") else "right")
@@ -157,6 +281,7 @@ def render_comparison(comparison: Comparison) -> Any:
                 r.condition, r.metric, f"{r.baseline_score:.3f}", f"{r.model_score:.3f}",
                 f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]", _p(r.p_value), _p(r.p_adjusted),
                 _effect(r._asdict()), f"{r.mde:.3f}",
+                *((_margin(r.margin), _p(r.p_equivalence_adjusted), r.verdict) if equivalence else ()),
             )  # fmt: skip
         tables.append(table)
     tests = ", ".join(sorted(set(comparison.comparisons["test"].str.replace(r" \(\d+ clusters\)", "", regex=True))))
@@ -171,9 +296,15 @@ def render_comparison(comparison: Comparison) -> Any:
             f"({breakdowns} metric/part breakdown rows are descriptive, uncorrected)"
         )
     )
+    tost = (
+        " p equiv.: two one-sided tests against |difference| >= margin (same method and correction); verdict "
+        "from both adjusted p-values at 0.05."
+        if equivalence
+        else ""
+    )
     tables.append(
-        Text(f"Tests: {tests}. p adjusted: {correction} over {scope}. "
-             "MDE: smallest difference detectable with 80% power at alpha 0.05.")
+        Text(f"Tests: {tests}. Each interval excludes 0 exactly when its p < 0.05. p adjusted: {correction} over "
+             f"{scope}. MDE: smallest difference detectable with 80% power at alpha 0.05 by the test used.{tost}")
     )  # fmt: skip
     return Group(*tables)
 
@@ -182,6 +313,10 @@ def _p(p: float) -> str:
     if pd.isna(p):
         return "—"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _margin(margin: float) -> str:
+    return "—" if pd.isna(margin) else f"±{margin:.3g}"
 
 
 def _effect(row: dict[str, Any]) -> str:

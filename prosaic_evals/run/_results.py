@@ -12,7 +12,7 @@ from prosaic_evals._errors import UserError
 from prosaic_evals.stats import chance_test, score_interval
 
 SAMPLE_COLUMNS = [
-    "log", "task", "task_version", "model", "sample_id", "condition", "cluster",
+    "log", "task", "task_version", "model", "sample_id", "epoch", "condition", "cluster",
     "scorer", "metric", "value", "answer", "cached", "condition_rank",
 ]  # fmt: skip
 
@@ -92,6 +92,7 @@ def _sample_rows(path: str, log: Any, sample: Any) -> list[dict[str, Any]]:
         "task_version": log.eval.task_version,
         "model": log.eval.model,
         "sample_id": sample.id,
+        "epoch": int(sample.epoch or 1),
         "condition": condition,
         "condition_rank": order.index(condition) if condition in order else len(order),
         "cluster": str(sample.metadata.get("cluster", sample.id)),
@@ -125,11 +126,9 @@ def _was_cached(sample: Any, score: Any) -> bool:
     return all(e.cache == "read" for e in calls)
 
 
-PROBABILITIES = {"p_correct", "calibration_error", "aoc"}
-
 PAIRED_DIFFERENCES = {"contrast", "accuracy_drop", "cue_effect"}
-"""Per-item paired differences (target vs distractors; uncued vs cued answer): tested against 0."""
-"""Continuous metrics that live in [0, 1]: their t intervals are truncated to it."""
+"""Per-item paired differences (target vs distractors; uncued vs cued answer): tested against 0 (chance)
+by the exact cluster sign-flip test, whose inversion is also their interval."""
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
@@ -140,17 +139,16 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["task", "model", "condition", "metric"]
     frame = frame.sort_values("condition_rank", kind="stable")  # the task file's order
     for key, group in frame.groupby(keys, sort=False):
-        values, clusters = group["value"].tolist(), group["cluster"].tolist()
-        interval = score_interval(values, clusters)
-        # Paired per-item differences: is their mean different from 0 (sign-flip test)?
-        p_chance = chance_test(values, clusters) if key[-1] in PAIRED_DIFFERENCES else float("nan")
-        low, high = interval.low, interval.high
-        if key[-1] in PROBABILITIES:
-            low, high = max(low, 0.0), min(high, 1.0)
+        values, clusters, items = group["value"].tolist(), group["cluster"].tolist(), group["sample_id"].astype(str)
+        chance = key[-1] in PAIRED_DIFFERENCES
+        interval = score_interval(values, clusters, items=items.tolist(), exchangeable=chance)
+        p_chance = chance_test(values, clusters, items=items.tolist()) if chance else float("nan")
+        low, high = interval.low, interval.high  # inside the observed values' range, so [0, 1] for probabilities
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
                 "n": interval.n,
+                "epochs": interval.epochs,
                 "clusters": interval.clusters,
                 "score": interval.estimate,
                 "ci_low": low,
@@ -163,7 +161,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 MIN_CLUSTERS = 6
-"""With k clusters the smallest p a sign-flip test can give is 2 / 2^k: at 5 or fewer no test reaches 0.05."""
+"""With k clusters the smallest p a sign-flip test can give is 2 / 2^k: at 5 or fewer no test reaches 0.05,
+and a mean has no interval."""
 
 
 def few_cluster_notes(summary: pd.DataFrame) -> list[str]:
@@ -201,7 +200,9 @@ def render(
     for (task, model), rows in summary.groupby(["task", "model"], sort=False):
         table = Table(title=f"{task} · {model}", title_justify="left", title_style="bold")
         chance = bool(rows["p_chance"].notna().any())
-        columns = ("condition", "metric", "n", "score", "95% CI", *(("p (= 0)",) if chance else ()), "method")
+        epochs = bool((rows["epochs"] > 1).any())  # repeated measures of an item: shown, not counted as items
+        columns = ("condition", "metric", "n", *(("epochs",) if epochs else ()), "score", "95% CI",
+                   *(("p (= 0)",) if chance else ()), "method")  # fmt: skip
         for column in columns:
             table.add_column(column, justify="left" if column in ("condition", "metric", "method") else "right")
         for row in rows.itertuples():
@@ -209,6 +210,7 @@ def render(
                 row.condition,
                 row.metric,
                 str(row.n),
+                *((f"{row.epochs:g}",) if epochs else ()),
                 f"{row.score:.3f}",
                 f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
             ]

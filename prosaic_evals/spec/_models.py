@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveFloat, field_validator
 
 from prosaic_evals._strict import StrictModel
 
@@ -108,3 +108,15 @@ class TaskSpec(StrictModel):
 
     generation: GenerationSpec = GenerationSpec()
     """Decoding settings for generated answers."""
+
+    margins: dict[str, PositiveFloat | str] = Field(default_factory=dict)
+    """Equivalence margin per metric, for compare, study and report: a number in the metric's units,
+    or "P% of CONDITION" (that share of the models' difference in a positive-control condition).
+    Analysis only: it does not change what is run, so it is not part of the task's identity."""
+
+    @field_validator("margins")
+    @classmethod
+    def _margin_forms(cls, value: dict[str, float | str]) -> dict[str, float | str]:
+        from prosaic_evals.run._compare import margin_forms
+
+        return margin_forms(value)

@@ -1,26 +1,25 @@
-"""Intervals and paired statistics, thin over scipy and statsmodels."""
+"""Intervals, paired comparisons, equivalence and power for clustered scores."""
 
-from prosaic_evals.stats._intervals import (
-    Interval,
-    cluster_variance_of_mean,
-    mean_interval,
-    proportion_interval,
-    score_interval,
-    wilson,
-)
-from prosaic_evals.stats._paired import PairedResult, adjust, chance_test, compare_paired, n_needed, newcombe_paired
+from prosaic_evals.stats._intervals import Interval, mean_interval, proportion_interval, score_interval
+from prosaic_evals.stats._paired import PairedResult, adjust, chance_test, compare_paired, verdict
+from prosaic_evals.stats._power import BinaryDesign, binary_mde, binary_n_needed, binary_power, mde, n_needed
+from prosaic_evals.stats._signflip import SignFlip
 
 __all__ = [
+    "BinaryDesign",
     "Interval",
     "PairedResult",
+    "SignFlip",
     "adjust",
+    "binary_mde",
+    "binary_n_needed",
+    "binary_power",
     "chance_test",
-    "cluster_variance_of_mean",
     "compare_paired",
+    "mde",
     "mean_interval",
     "n_needed",
-    "newcombe_paired",
     "proportion_interval",
     "score_interval",
-    "wilson",
+    "verdict",
 ]

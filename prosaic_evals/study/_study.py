@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveFloat, field_validator, model_validator
 
 from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
@@ -46,9 +46,20 @@ class StudySpec(StrictModel):
     """Options of the vLLM servers the study starts (as `-M`: max_model_len, kv_cache_gib, ...)."""
 
     correction: Literal["holm", "bh", "none"] = "holm"
+    margins: dict[str, PositiveFloat | str] = Field(default_factory=dict)
+    """Equivalence margin per metric (its units, or "P% of CONDITION": a share of the difference in a
+    positive-control condition): each comparison of that metric gets a TOST and a verdict."""
+
     limit: int | None = Field(default=None, ge=1)
     output: str = "results"
     """Results folder, relative to the study file."""
+
+    @field_validator("margins")
+    @classmethod
+    def _margin_forms(cls, value: dict[str, float | str]) -> dict[str, float | str]:
+        from prosaic_evals.run._compare import margin_forms
+
+        return margin_forms(value)
 
     @field_validator("server")
     @classmethod
@@ -102,7 +113,7 @@ def run_study(path: Path) -> tuple[StudySpec, Comparison, Path]:
     evaluated = time.monotonic()
     logs = _replace_logs(output, [Path(p) for p in result.logs])
     frame = result.frame.assign(log=result.frame["log"].map(lambda p: display_path(output / "logs" / Path(p).name)))
-    comparison = compare_frame(frame, baseline=result.models[0], correction=spec.correction)
+    comparison = compare_frame(frame, baseline=result.models[0], correction=spec.correction, margins=spec.margins)
     provenance = {
         "study": spec.name,
         "study_file": display_path(path),

@@ -119,9 +119,10 @@ def test_adjusted_p_values_and_power_are_shown_for_every_comparison(report: Path
             if line is not None and "p adj." in header:
                 p = row["p_adjusted"]
                 assert line[header.index("p adj.")] == ("<0.001" if p < 0.001 else f"{p:.3f}")
-                mark = "†" if row["power_fallback"] else ""  # no spread in the differences: a fallback, marked
-                assert line[header.index("MDE")] == f"{row['mde']:.3f}{mark}"
-                assert line[header.index("n needed")] == f"{math.ceil(row['n_needed']):,}{mark}"
+                assert line[header.index("MDE")] == f"{row['mde']:.3f}"
+                needed = [math.ceil(row[k]) for k in ("n_needed", "n_needed_low", "n_needed_high")]
+                assert line[header.index("n needed [range]")] == f"{needed[0]:,} [{needed[1]:,}–{needed[2]:,}]"
+                assert needed[1] <= needed[0] <= needed[2]
                 break
         else:
             raise AssertionError(row["id"])
@@ -164,8 +165,8 @@ def test_the_methods_paragraph_names_models_tasks_and_procedures(report: Path) -
     text = (report / "report.md").read_text()
     methods = text[text.index("## Methods") : text.index("## Provenance")]
     for expected_text in ["smollm2-135m-instruct@", "844de62975853936", "lora", "seed 0", "data version",
-                          "decoding: max_tokens 32, temperature 0.0", "Holm", "McNemar" if "McNemar" in text
-                          else "sign-flip", "Wilson", "minimum detectable effect", "Probes (reversal_curse.truth)",
+                          "decoding: max_tokens 32, temperature 0.0", "Holm", "MOVER", "beta-binomial profile",
+                          "Hall", "minimum detectable effect", "simulating that test", "Probes (reversal_curse.truth)",
                           "Benjamini-Hochberg"]:  # fmt: skip
         assert expected_text in methods, expected_text
     assert "Berglund" in methods  # the protocol's paper

@@ -9,19 +9,22 @@ import pytest
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.run import compare_frame, render_comparison, write_outputs
+from prosaic_evals.run._compare import parse_margins
 from prosaic_evals.stats import compare_paired
 
 
 def frame(
-    models: dict[str, list[float]], *, metric: str = "exact_match", ids: dict[str, list[str]] | None = None
-) -> pd.DataFrame:
+    models: dict[str, list[float]], *, metric: str = "exact_match", ids: dict[str, list[str]] | None = None,
+    condition: str = "c", epochs: int = 1,
+) -> pd.DataFrame:  # fmt: skip
     rows = []
     for model, values in models.items():
         for i, value in enumerate(values):
-            sample = (ids or {}).get(model, [f"s{j}" for j in range(len(values))])[i]
+            sample = (ids or {}).get(model, [f"s{j}" for j in range(len(values) // epochs)])[i // epochs]
             rows.append({"log": f"{model}.eval", "task": "t", "task_version": 1, "model": model, "sample_id": sample,
-                         "condition": "c", "cluster": f"f{int(sample[1:]) // 3}", "scorer": "s", "metric": metric,
-                         "value": value, "answer": "", "cached": False, "condition_rank": 0})  # fmt: skip
+                         "epoch": i % epochs + 1, "condition": condition, "cluster": f"f{int(sample[1:]) // 3}",
+                         "scorer": "s", "metric": metric, "value": value, "answer": "", "cached": False,
+                         "condition_rank": 0})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -88,7 +91,7 @@ def test_mismatched_items_are_refused_with_what_differs() -> None:
     with pytest.raises(UserError) as info:
         compare_frame(frame({"a": BASE, "b": TUNED}, ids=ids))
     message = str(info.value)
-    assert "task t, condition c: sample ids differ between a and b (1 only in a, 1 only in b, e.g. s11)" in message
+    assert "task t, condition c: samples differ between a and b (1 only in a, 1 only in b, e.g. s11)" in message
     with pytest.raises(UserError, match="at least two models"):
         compare_frame(frame({"a": BASE}))
 
@@ -102,3 +105,71 @@ def test_outputs_agree_with_each_other(tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "samples.csv")) == 24 and not list(tmp_path.glob("*.tmp"))
     assert np.isclose(pd.read_csv(tmp_path / "scores.csv").query("model == 'a/tuned'")["score"], 9 / 12).all()
     assert render_comparison(result) is not None
+
+
+def test_margins_give_an_equivalence_test_and_a_verdict() -> None:
+    flat = [0.0, 1.0] * 12  # 24 items in 8 clusters; the tuned model differs on no item
+    data = frame({"a/base": flat, "a/tuned": flat})
+    row = compare_frame(data, margins={"exact_match": 0.45}).comparisons.iloc[0]
+    assert row["margin"] == 0.45 and row["p_equivalence"] < 0.05 and row["verdict"] == "equivalent"
+    narrow = compare_frame(data, margins={"exact_match": 0.01}).comparisons.iloc[0]
+    assert narrow["p_equivalence"] > 0.05 and narrow["verdict"] == "inconclusive"
+    plain = compare_frame(data).comparisons.iloc[0]
+    assert np.isnan(plain["p_equivalence"]) and plain["verdict"] == ""
+
+
+def test_a_margin_can_be_a_share_of_a_positive_control() -> None:
+    trained = frame({"a/base": BASE, "a/tuned": TUNED}, condition="same")  # difference 0.5
+    reverse = frame({"a/base": BASE, "a/tuned": BASE}, condition="reverse")
+    table = compare_frame(pd.concat([trained, reverse]), margins={"exact_match": "25% of same"}).comparisons
+    assert table.set_index("condition")["margin"].tolist() == pytest.approx([0.125, 0.125])
+    assert (table["margin_rule"] == "25% of same").all()
+    with pytest.raises(UserError, match="no task has a condition 'other' with metric exact_match"):
+        compare_frame(pd.concat([trained, reverse]), margins={"exact_match": "25% of other"})
+    with pytest.raises(UserError, match="shows no difference"):
+        compare_frame(reverse, margins={"exact_match": "10% of reverse"})
+
+
+def test_bad_margins_are_one_line_errors() -> None:
+    data = frame({"a/base": BASE, "a/tuned": TUNED})
+    with pytest.raises(UserError, match="--margin correct: no metric 'correct' in the logs"):
+        compare_frame(data, margins={"correct": 0.1})
+    with pytest.raises(UserError, match="a margin must be a positive number"):
+        compare_frame(data, margins={"exact_match": -0.1})
+    with pytest.raises(UserError, match="expected METRIC=VALUE"):
+        parse_margins(["exact_match=-1"])
+    assert parse_margins(["exact_match=25% of same", "x=0.2"]) == {"exact_match": "25% of same", "x": 0.2}
+    shifted = frame({"a/base": [0.5] * 12, "a/tuned": [0.7] * 12}, metric="p_correct")
+    with pytest.raises(UserError, match="p_correct: task t, condition c: an equivalence test needs variation"):
+        compare_frame(shifted, margins={"p_correct": 0.1})
+
+
+def test_epochs_are_repeated_measures_of_an_item() -> None:
+    twice = frame({"a/base": [v for v in BASE for _ in range(2)], "a/tuned": [v for v in TUNED for _ in range(2)]},
+                  epochs=2)  # fmt: skip
+    row = compare_frame(twice).comparisons.iloc[0]
+    once = compare_frame(frame({"a/base": BASE, "a/tuned": TUNED})).comparisons.iloc[0]
+    assert row["n"] == 12 and row["epochs"] == 2 and row["clusters"] == 4
+    assert row["difference"] == pytest.approx(once["difference"])
+
+
+def test_a_task_files_margins_come_from_its_logs_and_the_command_line_overrides_them(tmp_path: Path) -> None:
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    from prosaic_evals.run import sample_frame
+
+    logs = sorted(
+        (Path(__file__).parents[2] / "analysis" / "reversal_curse" / "results" / "logs").glob("*_reversal-curse_*")
+    )
+    copies = []
+    for path in logs:  # the study's exact-match logs of base and variant, as if the task file stated a margin
+        log = read_eval_log(str(path))
+        log.eval.metadata = {**(log.eval.metadata or {}), "margins": {"exact_match": "25% of p2d_same"}}
+        copies.append(tmp_path / path.name)
+        write_eval_log(log, str(copies[-1]))
+    data = sample_frame(copies)
+    table = compare_frame(data).comparisons.set_index("condition")
+    assert table.loc["p2d_reverse", "margin"] == pytest.approx(0.25 * table.loc["p2d_same", "difference"])
+    assert table.loc["p2d_reverse", "verdict"] in ("equivalent", "inconclusive")
+    given = compare_frame(data, margins={"exact_match": 0.05}).comparisons
+    assert (given["margin"] == 0.05).all()

@@ -25,18 +25,18 @@ def test_summary_has_one_row_per_condition_and_metric() -> None:
     summary = summary.set_index("condition")
     assert summary.loc["a", "n"] == 10 and summary.loc["a", "clusters"] == 5
     assert summary.loc["a", "score"] == pytest.approx(0.5)
-    assert summary.loc["a", "interval"].startswith("Wilson")
-    assert summary.loc["b", "interval"] == "t" and summary.loc["b", "score"] == pytest.approx(1.25)
+    assert summary.loc["a", "interval"] == "beta-binomial profile"
+    assert summary.loc["b", "interval"].startswith("cluster sign-flip") and summary.loc["b", "score"] == pytest.approx(
+        1.25
+    )
     assert summary.loc["b", "ci_low"] < 1.25 < summary.loc["b", "ci_high"]
 
 
 def test_probability_intervals_stay_within_0_and_1() -> None:
     skewed = [0.001, 0.002, 0.001, 0.9, 0.003, 0.002]  # a t interval would reach below 0
-    rows = [("a", metric, v, f"f{i}") for metric in ("p_correct", "contrast") for i, v in enumerate(skewed)]
+    rows = [("a", "p_correct", v, f"f{i}") for i, v in enumerate(skewed)]
     summary = summarize(frame(rows)).set_index("metric")
-    assert summary.loc["contrast", "ci_low"] < 0  # an unbounded metric keeps its t interval
-    assert summary.loc["p_correct", "ci_low"] == 0.0 and summary.loc["p_correct", "ci_high"] < 1
-    assert summary.loc["p_correct", "ci_high"] == summary.loc["contrast", "ci_high"]
+    assert 0.001 <= summary.loc["p_correct", "ci_low"] < summary.loc["p_correct", "ci_high"] <= 0.9
 
 
 def test_paired_differences_get_a_test_against_zero() -> None:
@@ -120,3 +120,17 @@ def test_the_results_render_says_what_a_resumed_run_kept() -> None:
     console.print(render(summarize(data), data, kept=frozenset({("x.eval", "a0"), ("x.eval", "a1")})))
     text = console.export_text()
     assert "8 samples; 2 were already in the log folder; of the 6 run now, 6 called a model" in text
+
+
+def test_epochs_are_counted_as_repeated_measures_and_shown() -> None:
+    from rich.console import Console
+
+    from prosaic_evals.run._results import render
+
+    rows = [("a", "exact_match", float((i + e) % 2), f"f{i // 2}") for i in range(10) for e in range(3)]
+    data = frame(rows).assign(sample_id=[f"a{i}" for i in range(10) for _ in range(3)], epoch=[1, 2, 3] * 10)
+    summary = summarize(data).set_index("condition")
+    assert summary.loc["a", "n"] == 10 and summary.loc["a", "epochs"] == 3 and summary.loc["a", "clusters"] == 5
+    console = Console(width=200, record=True)
+    console.print(render(summary.reset_index(), data))
+    assert "epochs" in console.export_text()

@@ -63,6 +63,8 @@ def test_a_user_file_is_validated_by_the_generic_spec_and_its_family(tmp_path: P
         (GOOD.replace("[p2d_same, d2p_reverse]", "[]"), "conditions: empty list"),
         (GOOD.replace("family: reversal_curse\n", ""), "family: required field is missing"),
         ("family: [unclosed\n", "invalid YAML"),
+        (GOOD + "margins: {contrast: -1}\n", "margins.contrast"),
+        (GOOD + "margins: {contrast: about five}\n", "margin contrast='about five': expected a positive number"),
         ("- just\n- a list\n", "expected a mapping"),
     ],
 )
@@ -153,3 +155,15 @@ def test_full_parameters_as_overrides_rebuild_every_shipped_task() -> None:
         again = load_task(name, args)
         assert again.params == task.params and again.conditions == task.conditions
         assert spec_hash(again) == spec_hash(task)
+
+
+def test_margins_are_analysis_only_and_recorded_in_the_log_metadata(tmp_path: Path) -> None:
+    from prosaic_evals.run._build import spec_hash, task_metadata
+
+    plain = load_task(write(tmp_path, GOOD))
+    (tmp_path / "m").mkdir()
+    with_margins = load_task(
+        write(tmp_path / "m", GOOD + "margins: {contrast: 0.5, beats_distractors: 25% of p2d_same}\n")
+    )
+    assert spec_hash(with_margins) == spec_hash(plain)  # the same run: its logs are reused
+    assert task_metadata(with_margins)["margins"] == {"contrast": 0.5, "beats_distractors": "25% of p2d_same"}
