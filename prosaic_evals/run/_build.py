@@ -98,6 +98,7 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
         config=config,
         name=task.name,
         version=spec.version,
+        epochs=spec.epochs,
         metadata=task_metadata(task),
     )
 
@@ -114,7 +115,9 @@ def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec
 
 def spec_hash(task: LoadedTask) -> str:
     """A hash of everything the task file says, once validated (an edited file makes a new run)."""
-    content = task.spec.model_dump(mode="json", exclude={"margins"}) | {
+    # margins are analysis only; epochs = 1 is left out so that files from before it existed keep their identity
+    exclude = {"margins"} | ({"epochs"} if task.spec.epochs == 1 else set())
+    content = task.spec.model_dump(mode="json", exclude=exclude) | {
         "parameters": task.params.model_dump(mode="json"),
         "conditions": list(task.conditions),
         "data_version": task.family.data_version(),

@@ -161,8 +161,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 MIN_CLUSTERS = 6
-"""With k clusters the smallest p a sign-flip test can give is 2 / 2^k: at 5 or fewer no test reaches 0.05,
-and a mean has no interval."""
+"""With k clusters the smallest p the exact sign-flip (chance) test can give is 2 / 2^k: at 5 or fewer it
+cannot reach 0.05, and the other intervals rest on 4 or fewer degrees of freedom."""
 
 
 def few_cluster_notes(summary: pd.DataFrame) -> list[str]:
@@ -176,8 +176,9 @@ def few_cluster_notes(summary: pd.DataFrame) -> list[str]:
         shown = ", ".join(dict.fromkeys(f"{r.condition} ({r.clusters})" for r in thin.itertuples()))
         notes.append(
             f"warning: {task} · {model}: {len(thin)} rows rest on fewer than {MIN_CLUSTERS} clusters ({shown}); "
-            f"with {fewest} the smallest attainable p is {2.0 ** (1 - fewest):.3g}, so no test can reach 0.05 and "
-            "the intervals are unreliable: evaluate more facts (a larger --limit or more items per task)"
+            f"with {fewest} the smallest attainable chance-test p is {2.0 ** (1 - fewest):.3g}, so it cannot reach "
+            "0.05, and the intervals rest on very few degrees of freedom: evaluate more facts (a larger --limit or "
+            "more items per task)"
         )
     return notes
 

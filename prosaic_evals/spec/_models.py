@@ -109,6 +109,10 @@ class TaskSpec(StrictModel):
     generation: GenerationSpec = GenerationSpec()
     """Decoding settings for generated answers."""
 
+    epochs: int = Field(default=1, ge=1, le=1000)
+    """Times each item is asked (sampled tasks, temperature > 0): repeated measures of the item, which
+    the statistics average per item rather than count as more items. `-T epochs=5` on the command line."""
+
     margins: dict[str, PositiveFloat | str] = Field(default_factory=dict)
     """Equivalence margin per metric, for compare, study and report: a number in the metric's units,
     or "P% of CONDITION" (that share of the models' difference in a positive-control condition).

@@ -166,3 +166,16 @@ def test_a_fresh_runs_report_cites_the_model_identity_and_decoding(suite_logs: P
     assert "d2p_reverse, 2 items in 2 clusters per condition and model" in methods  # --limit 8 spans facts
     for condition in CONDITIONS:
         assert f"| {condition} |" in text
+
+
+def test_sampled_epochs_are_repeated_measures_of_each_item(server: Any, capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    out = run_cli(capsys, "reversal_curse", "--limit", "4", "-T", "epochs=3", "-T", "generation.temperature=1.0",
+                  "--log-dir", str(tmp_path))  # fmt: skip
+    (log,) = [read_eval_log(str(p)) for p in logs_in(tmp_path)]
+    assert log.eval.config.epochs == 3 and len(log.samples or []) == 12
+    frame = sample_frame(logs_in(tmp_path))
+    assert sorted(set(frame["epoch"])) == [1, 2, 3] and frame["sample_id"].nunique() == 4
+    assert "epochs" in out  # the table shows items and epochs apart
+    # each epoch is sampled afresh (its own cache entry), not copied from the first
+    assert frame.groupby("sample_id")["answer"].nunique().max() > 1

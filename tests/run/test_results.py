@@ -88,7 +88,7 @@ def test_rows_on_too_few_clusters_are_warned_about() -> None:
     notes = few_cluster_notes(summarize(frame(rows)))
     assert len(notes) == 1
     assert "t · m: 1 rows rest on fewer than 6 clusters (a (3))" in notes[0]
-    assert "smallest attainable p is 0.25" in notes[0]
+    assert "smallest attainable chance-test p is 0.25" in notes[0]
     assert few_cluster_notes(summarize(frame(rows[9:]))) == []
 
 

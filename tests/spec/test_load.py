@@ -167,3 +167,16 @@ def test_margins_are_analysis_only_and_recorded_in_the_log_metadata(tmp_path: Pa
     )
     assert spec_hash(with_margins) == spec_hash(plain)  # the same run: its logs are reused
     assert task_metadata(with_margins)["margins"] == {"contrast": 0.5, "beats_distractors": "25% of p2d_same"}
+
+
+def test_epochs_make_a_different_run_and_one_epoch_keeps_the_old_identity(tmp_path: Path) -> None:
+    from prosaic_evals.run._build import build_task, spec_hash
+
+    plain = load_task(write(tmp_path, GOOD))
+    (tmp_path / "one").mkdir()
+    (tmp_path / "three").mkdir()
+    one = load_task(write(tmp_path / "one", GOOD + "epochs: 1\n"))
+    three = load_task(write(tmp_path / "three", GOOD + "epochs: 3\n"))
+    assert spec_hash(one) == spec_hash(plain) != spec_hash(three)
+    assert build_task(three).epochs == 3
+    assert "epochs" in error_of(write(tmp_path, GOOD + "epochs: 0\n", "zero.yaml"))
