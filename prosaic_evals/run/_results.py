@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from prosaic_evals._errors import UserError
-from prosaic_evals.stats import chance_test, score_interval
+from prosaic_evals.stats import score_interval
 
 SAMPLE_COLUMNS = [
     "log", "task", "task_version", "model", "sample_id", "epoch", "condition", "cluster",
@@ -142,7 +142,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         values, clusters, items = group["value"].tolist(), group["cluster"].tolist(), group["sample_id"].astype(str)
         chance = key[-1] in PAIRED_DIFFERENCES
         interval = score_interval(values, clusters, items=items.tolist(), exchangeable=chance)
-        p_chance = chance_test(values, clusters, items=items.tolist()) if chance else float("nan")
+        p_chance = interval.p_zero  # the same exact test the interval inverts (NaN for other metrics)
         low, high = interval.low, interval.high  # inside the observed values' range, so [0, 1] for probabilities
         rows.append(
             dict(zip(keys, key, strict=True))

@@ -32,6 +32,8 @@ class Interval:
     clusters: int
     method: str
     epochs: float = 1.0
+    p_zero: float = float("nan")
+    """For exchangeable contrasts: the exact sign-flip p that the mean is 0 (the chance-level test)."""
 
 
 def proportion_interval(
@@ -66,7 +68,9 @@ def mean_interval(
         if exchangeable:
             method = f"{method}: too few clusters ({data.n_clusters}) for an interval"
     low, high = clip((low, high), data.item_means())
-    return Interval(float(totals.sum() / sizes.sum()), low, high, data.n_items, data.n_clusters, method, data.epochs)
+    p_zero = test.p_value(0.0) if exchangeable and data.n_clusters >= 2 else float("nan")
+    return Interval(float(totals.sum() / sizes.sum()), low, high, data.n_items, data.n_clusters, method, data.epochs,
+                    p_zero)  # fmt: skip
 
 
 def clip(interval: tuple[float, float], values: np.ndarray) -> tuple[float, float]:

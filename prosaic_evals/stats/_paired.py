@@ -23,8 +23,8 @@ from scipy import optimize
 
 from prosaic_evals.stats._betabinomial import profile, rho_bounds
 from prosaic_evals.stats._data import Clustered, clustered
+from prosaic_evals.stats._intervals import clip, mean_interval
 from prosaic_evals.stats._power import BinaryDesign, binary_mde, icc, mde, mover, residual_correlation
-from prosaic_evals.stats._signflip import SignFlip
 from prosaic_evals.stats._skewt import SkewT
 
 ALPHA = 0.05
@@ -131,8 +131,6 @@ def _binary(data: Clustered, x: np.ndarray, y: np.ndarray, margin: float | None)
 
 
 def _continuous(data: Clustered, x: np.ndarray, y: np.ndarray, margin: float | None) -> PairedResult:
-    from prosaic_evals.stats._intervals import clip
-
     item_diff = data.item_means(x - y)
     test = SkewT(*data.cluster_totals(x - y))
     if margin is not None and not test.defined:
@@ -240,8 +238,5 @@ def chance_test(
     values: Sequence[float], clusters: Sequence[object] | None = None, *, items: Sequence[object] | None = None
 ) -> float:
     """Two-sided p that per-item paired contrasts (e.g. log P(correct) - log P(shuffled)) average 0:
-    the cluster sign-flip test (exact up to 20 clusters)."""
-    data = clustered(values, clusters, items)
-    if data.n_clusters < 2:
-        return float("nan")
-    return SignFlip(*data.cluster_totals()).p_value(0.0)
+    the cluster sign-flip test (exact up to 20 clusters), as `mean_interval(exchangeable=True)` reports it."""
+    return mean_interval(values, clusters, items=items, exchangeable=True).p_zero
