@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/bench_harness.py
 	$(BIN)/python tests/benchmarks/bench_finetune.py
 	$(BIN)/python tests/benchmarks/bench_probes.py
+	$(BIN)/python tests/benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

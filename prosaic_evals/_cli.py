@@ -52,6 +52,36 @@ def cli() -> None:
     """Behavioural experiments on language models, on inspect-ai."""
 
 
+spend_options = [
+    click.option("--batch", is_flag=True,
+                 help="Send API models' requests through their provider's batch API (OpenAI, Anthropic): "
+                      "about half the price, results within hours."),
+    click.option("--prices", type=click.Path(dir_okay=False, path_type=Path),
+                 help="YAML of model: {input, output} USD per million tokens, over the shipped table."),
+    click.option("--yes", "-y", "assume_yes", is_flag=True,
+                 help="Do not ask before calling a priced API model (for scripts)."),
+]  # fmt: skip
+
+
+def spend_option_group(command: Any) -> Any:
+    for option in reversed(spend_options):
+        command = option(command)
+    return command
+
+
+def confirm_spend(assume_yes: bool) -> Any:
+    """The question asked with a cost estimate: none with --yes; refused when there is no terminal to ask."""
+
+    def ask(text: str) -> bool:
+        if assume_yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UserError("this run calls a priced API model and there is no terminal to ask: pass --yes to go ahead")
+        return click.confirm("Go ahead?", default=False, err=True)
+
+    return ask
+
+
 def run_options(command: Any) -> Any:
     """The options `run` and `compare` share."""
     options = [
@@ -75,6 +105,7 @@ def run_options(command: Any) -> Any:
                      help="Retries of a failing request (HTTP 429/5xx, a dropped connection) before the run fails."),
         click.option("--timeout", type=click.IntRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
                      help="Seconds a request may take across all its retries before the run fails."),
+        *spend_options,
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -97,6 +128,9 @@ def _run_options(models: tuple[str, ...], default: list[str], given: dict[str, A
         model_roles={role: str(ref) for role, ref in _pairs("--model-role", given["model_roles"]).items()},
         max_retries=given["max_retries"],
         timeout=given["timeout"],
+        batch=given["batch"],
+        prices=given["prices"],
+        confirm=confirm_spend(given["assume_yes"]),
     )
 
 
@@ -344,14 +378,54 @@ def models_remove(name: str, delete_files: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def study(file: Path) -> None:
-    """Run a study FILE: fine-tune, evaluate base and variant on identical items, compare, write results."""
+@click.option("--status", "show_status", is_flag=True, help="Print the state of every cell and run nothing.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Run the jobs here one after another (local) or as Ray tasks (default: the file's, else local).",
+)
+@click.option(
+    "--ray-address",
+    metavar="HOST:PORT",
+    help="An existing Ray cluster's head (default: the file's ray.address, else a local cluster).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder (default: the file's `output`, relative to the file).",
+)
+@spend_option_group
+def study(file: Path, show_status: bool, executor: str | None, ray_address: str | None, output: Path | None,
+          batch: bool, prices: Path | None, assume_yes: bool) -> None:  # fmt: skip
+    """Run a study FILE: fine-tune, evaluate base and variant on identical items, compare, write results.
+
+    A file that lists bases, seeds or recipes is a matrix: each cell is fine-tuned and evaluated, a
+    re-run finishes only the cells not done, and the differences are pooled over seeds (pooled.csv).
+    """
     from prosaic_evals.run import render_comparison
     from prosaic_evals.study import run_study
+    from prosaic_evals.study._study import status
 
     if not file.is_file():
         raise UserError(f"study file not found: {file}")
-    _, comparison, output = run_study(file)
+    if show_status:
+        for cell in status(file, output):
+            click.echo(f"{cell['cell']}: {cell['state']}" + (f" ({cell['error']})" if cell.get("error") else ""))
+        return
+    spend = {"batch": batch, "prices": prices, "assume_yes": assume_yes, "confirm": confirm_spend(assume_yes)}
+    _, comparison, output = run_study(file, executor=executor, ray_address=ray_address, output=output, spend=spend)
+    if (output / "pooled.csv").is_file():
+        from prosaic_evals.study._matrix import render_pooled
+
+        _console().print(render_pooled(output / "pooled.csv"))
+        click.echo(f"Results: {output} (study.json, pooled.csv, cells/<cell>/: comparison, samples, cell.log; logs/)")
+        states = status(file, output)
+        failed = [c["cell"] for c in states if c["state"] == "failed"]
+        if failed:  # the others finished; a script must still notice
+            click.echo(f"{len(failed)} of {len(states)} cells failed ({', '.join(failed)}): see --status", err=True)
+            raise SystemExit(1)
+        return
     _console().print(render_comparison(comparison))
     click.echo(f"Results: {output} (study.json, comparison.csv/.json, scores.csv, samples.csv, logs/)")
 

@@ -45,7 +45,7 @@ def scores_figure(plt: Any, scores: pd.DataFrame, stem: Path) -> None:
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="best")
-    _save(plt, fig, stem)
+    save(plt, fig, stem)
 
 
 def forest_figure(plt: Any, rows: list[dict[str, Any]], stem: Path) -> None:
@@ -68,10 +68,10 @@ def forest_figure(plt: Any, rows: list[dict[str, Any]], stem: Path) -> None:
         ax.set_title(metric, fontsize=8, loc="left")
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("difference, model - baseline (95% CI); red: adjusted p < 0.05", fontsize=8)
-    _save(plt, fig, stem)
+    save(plt, fig, stem)
 
 
-def _save(plt: Any, fig: Any, stem: Path) -> None:
+def save(plt: Any, fig: Any, stem: Path) -> None:
     fig.tight_layout()
     for suffix in (".png", ".pdf"):
         fig.savefig(stem.with_suffix(suffix), dpi=150)

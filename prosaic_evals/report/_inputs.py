@@ -26,6 +26,9 @@ class Inputs:
     study: dict[str, Any] | None = None
     """study.json of a study folder: its spec, variant record and versions."""
 
+    sweeps: list[Path] = field(default_factory=list)
+    """Study matrix folders (cells/, pooled over seeds)."""
+
     baseline: str | None = None
     correction: str | None = None
     margins: dict[str, float | str] = field(default_factory=dict)
@@ -66,6 +69,13 @@ def _folder(folder: Path, inputs: Inputs) -> None:
         stated = compared.get("margins") or study.get("spec", {}).get("margins") or {}
         inputs.margins = inputs.margins or dict(stated)
         inputs.baseline = inputs.baseline or (study.get("models") or [None])[0]
+        if "cells" in study:  # a matrix: the cells' shared logs, pooled over seeds
+            inputs.sweeps.append(folder)
+            done = [c for c in study["cells"] if c.get("state") == "done"]
+            if not done:
+                raise UserError(f"study folder {folder}: no cell is done (prosaic-evals study FILE --status)")
+            first = _json(folder / "cells" / done[0]["key"] / "study.json")
+            inputs.baseline = inputs.baseline or first["models"][0]
     elif (folder / "comparison.json").is_file():
         comparison = _json(folder / "comparison.json")
         inputs.logs += _comparison_logs(folder)

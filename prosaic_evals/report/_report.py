@@ -29,6 +29,7 @@ from prosaic_evals.report._inputs import Inputs
 from prosaic_evals.report._latex import to_latex
 from prosaic_evals.report._methods import models_paragraph, probes_paragraph, statistics_paragraph, tasks_paragraph
 from prosaic_evals.report._numbers import comparison_rows, number_ids, probe_rows, score_rows
+from prosaic_evals.report._sweep import sweep_part
 from prosaic_evals.run import compare_frame, summarize
 
 CORRECTION_NAMES = {"holm": "Holm-corrected", "bh": "Benjamini-Hochberg-adjusted", "none": "not corrected"}
@@ -81,6 +82,11 @@ def build_report(inputs: Inputs, options: ReportOptions, say: Callable[[str], No
         say(f"reading probe results {display_path(folder)}")
         done = [r for part in parts for r in part.rows]
         parts.append(_probes(folder, plt, f"probe_by_layer{f'_{i + 1}' if i else ''}", done))
+    for folder in inputs.sweeps:
+        say(f"pooling the seeds of {display_path(folder)}")
+        done = sum(r["kind"] == "pooled" for part in parts for r in part.rows)
+        pooled, shown, drawn, methods = sweep_part(folder, plt, 1 + done)
+        parts.append(_Part(rows=pooled, blocks=shown, figures=drawn, methods=[methods]))
     rows = [r for part in parts for r in part.rows]
     if not rows:
         raise UserError("nothing to report: the inputs hold no scored samples or probe results")
@@ -353,6 +359,7 @@ def _provenance_blocks(results: pd.DataFrame) -> list[Block]:
 _WHAT = {
     "score": ("task", "condition", "metric"),
     "comparison": ("task", "condition", "metric"),
+    "pooled": ("task", "condition", "metric"),
     "probe": ("question", "condition", "position", "probe", "layer"),
     "probe_difference": ("question", "condition", "position", "probe", "layer"),
 }

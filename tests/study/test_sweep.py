@@ -1,0 +1,131 @@
+"""Running a study matrix: bad input refused in one line before anything runs, and the Ray executor's checks
+against a real local Ray cluster (no model needed)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from prosaic_evals._errors import UserError
+from prosaic_evals.study import load_study, run_study
+from prosaic_evals.study._executor import RayOptions, Resources, check_resources
+
+STUDY = """\
+name: sweep
+tasks: [reversal_curse]
+task_args: {seed: 0, facts_per_subset: 2, train_templates: 2}
+seeds: [0, 1]
+finetune:
+  name: sweep-lora
+  hyperparameters: {epochs: 1}
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("seeds: []\n", r"seeds: List should have at least 1 item"),
+        ("bases: []\n", r"bases: List should have at least 1 item"),
+        ("recipes: [{name: a}, {name: a, hyperparameters: {epochs: 2}}]\n", r"recipes: .*'a' is used twice"),
+        ("executor: slurm\n", r"executor: Input should be 'local' or 'ray'"),
+        ("ray: {evaluate: {num_gpu: 1}}\n", r"ray.evaluate.num_gpu: unknown key"),
+        ("ray: {finetune: {num_cpus: -1}}\n", r"ray.finetune.num_cpus: Input should be greater than or equal to 0"),
+    ],
+)
+def test_bad_matrices_are_refused_when_the_file_is_read(tmp_path: Path, extra: str, message: str) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY.replace("seeds: [0, 1]\n", "") + extra)
+    with pytest.raises(UserError, match=rf"study.yaml: {message}"):
+        load_study(path)
+
+
+def test_an_unknown_base_is_refused_before_anything_trains(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY + "bases: [no-such-model]\n")
+    with pytest.raises(UserError, match=r"^bases: 'no-such-model' is not `local`, a model directory or a hub id"):
+        run_study(path)
+    assert not (tmp_path / "results").exists()
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prosaic_evals._cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=180)  # fmt: skip
+
+
+def test_a_ray_address_that_does_not_answer_is_one_line_within_seconds(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "study.yaml").write_text(STUDY + "bases: [base]\nexecutor: ray\n")
+    for address in (f"127.0.0.1:{_closed_port()}", "192.0.2.1:6379"):  # refused; a documentation address
+        began = time.monotonic()
+        result = _cli("study", "study.yaml", "--ray-address", address, cwd=tmp_path)
+        assert time.monotonic() - began < 60  # the CLI's own start included; the check itself waits 5 s at most
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith(f"error: ray.address: nothing answers at {address}")
+    assert not (tmp_path / "results" / "cells").exists()
+
+
+def test_resources_no_node_has_are_named_in_one_line_on_a_real_local_cluster(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "study.yaml").write_text(STUDY + "bases: [base]\nexecutor: ray\n"
+                                         "ray: {num_cpus: 2, evaluate: {num_gpus: 1}}\n")  # fmt: skip
+    result = _cli("study", "study.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == ("error: ray.evaluate.num_gpus: 1 GPU, but no node of the Ray cluster has that many "
+                    "(the most any node has: 0)")  # fmt: skip
+    assert "Ray: starting a local cluster on 127.0.0.1:" in result.stderr
+    assert not _ray_processes()  # the local cluster went down with the study
+
+
+def _ray_processes() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "gcs_server" in command or "raylet/raylet" in command:
+            found.append(command[:80])
+    return found
+
+
+def test_resources_are_checked_against_the_largest_node() -> None:
+    nodes = [{"CPU": 2.0}, {"CPU": 8.0, "GPU": 4.0}]
+    check_resources(nodes, RayOptions(finetune=Resources(num_cpus=8, num_gpus=4)))
+    with pytest.raises(UserError, match=r"^ray.finetune.num_cpus: 9 CPU, but no node .* \(the most any node has: 8\)"):
+        check_resources(nodes, RayOptions(finetune=Resources(num_cpus=9)))
+    with pytest.raises(UserError, match=r"^ray.evaluate.num_gpus: 0.5 GPU, but .* has: 0\)"):
+        check_resources([{"CPU": 2.0}], RayOptions(evaluate=Resources(num_gpus=0.5)))
+
+
+def test_a_killed_study_takes_its_local_ray_cluster_down(tmp_path: Path) -> None:
+    """SIGKILL of the harness while its Ray cluster runs a job: every Ray process is gone within the lifeline's
+    grace period (20 s) and a little."""
+    from tests._processes import sigint_default
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "study.yaml").write_text(STUDY + "bases: [base]\nexecutor: ray\nray: {num_cpus: 2}\n")
+    process = subprocess.Popen([sys.executable, "-m", "prosaic_evals._cli", "study", "study.yaml"], cwd=tmp_path,
+                               stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "fine-tuning" in line:  # the cluster is up and a job was submitted to it
+            break
+    assert _ray_processes(), "the local cluster should be running now"
+    process.kill()
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 45
+    while _ray_processes() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not _ray_processes()
