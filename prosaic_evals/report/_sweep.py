@@ -39,10 +39,7 @@ def sweep_part(folder: Path, plt: Any, start: int) -> tuple[list[dict[str, Any]]
     sizes = {base: parameters(base) for base in dict.fromkeys(c["base"] for c in cells)}
     rows = []
     for i, p in enumerate(pooled.to_dict("records"), start=start):
-        mine = [
-            k for k, c in zip(records, cells, strict=True) if (c["base"], c["recipe"]) == (p["base_model"], p["recipe"])
-        ]
-        behind = [read_comparison(folder / "cells" / k).frame for k in mine]
+        behind = [c.frame for cell, c in compared.items() if (cell.base, cell.recipe) == (p["base_model"], p["recipe"])]
         key = [
             (fr["task"] == p["task"]) & (fr["condition"] == p["condition"]) & (fr["metric"] == p["metric"])
             for fr in behind
