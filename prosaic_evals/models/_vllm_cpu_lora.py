@@ -6,6 +6,12 @@ adapter generated 20x slower than its base model (11-16 vs 117-300 tokens/s).
 The replacements below compute the same products with one matrix multiply per
 adapter present in the batch, never materialising per-token copies.
 
+They also fix a wrong result: a token of a base-model request (index -1, "no
+LoRA") in a batch shared with adapter requests was multiplied by
+`W[-1]`, the last adapter slot. Once every slot had held an adapter, the base
+model's log-probabilities depended on which requests happened to share its
+batch. Here index -1 contributes nothing, as vLLM's GPU kernels do.
+
 Loaded in every vLLM process through the `vllm.general_plugins` entry point;
 does nothing on GPU builds (their Triton kernels are fast) or when
 PROSAIC_EVALS_VLLM_CPU_LORA=0. tests/models/test_vllm_cpu_lora.py checks the
@@ -21,7 +27,7 @@ DISABLE_ENV = "PROSAIC_EVALS_VLLM_CPU_LORA"
 
 
 def grouped_products(inputs: Any, weights: Any, indices: Any, dtype: Any) -> Any:
-    """`einsum("bi, boi -> bo", inputs, weights[indices])`, one matmul per distinct index."""
+    """`einsum("bi, boi -> bo", inputs, weights[indices])`, one matmul per distinct index; index -1 gives 0."""
     if weights.dim() == 4:
         weights = weights.squeeze(1)
     x = inputs.to(dtype)
@@ -31,10 +37,12 @@ def grouped_products(inputs: Any, weights: Any, indices: Any, dtype: Any) -> Any
     if indices.shape[0] != rows:
         indices = indices.expand(rows)
     first = int(indices[0])
-    if bool((indices == first).all()):  # the usual batch: one adapter for every token
+    if first >= 0 and bool((indices == first).all()):  # the usual batch: one adapter for every token
         return x @ weights[first].to(dtype).T
     out = x.new_zeros((rows, weights.shape[1]))
     for index in indices.unique().tolist():
+        if index < 0:  # no adapter: not the last slot, which is what weights[-1] would pick
+            continue
         selected = (indices == index).nonzero().squeeze(1)
         out[selected] = x[selected] @ weights[index].to(dtype).T
     return out

@@ -1,4 +1,5 @@
-"""The CPU LoRA plugin computes exactly what vLLM's own (slow) functions compute."""
+"""The CPU LoRA plugin computes what vLLM's own (slow) functions compute, except that a token with no adapter
+(index -1) gets no adapter, where vLLM's CPU functions apply the last slot's."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ CASES = {
     "one adapter": [2] * 9,
     "mixed, with no-adapter (-1)": [0, 1, 1, -1, 2, 0, -1, 3, 3],
     "one index for every row": [1],
+    "no adapter anywhere": [-1] * 9,
 }
+
+
+def reference(function: object, *args: object, weights: torch.Tensor, index: torch.Tensor) -> None:
+    """vLLM's function with an all-zero slot appended for index -1 (what "no adapter" means)."""
+    zero = torch.zeros_like(weights[:1])
+    function(*args[:1], torch.cat([weights, zero]), args[1], torch.where(index < 0, len(weights), index), *args[2:])
 
 
 @pytest.fixture(autouse=True)
@@ -36,20 +44,34 @@ def test_shrink_and_expand_match_vllm(indices: list[int], stacked: int) -> None:
     x = torch.randn(rows, hidden, generator=generator)
 
     theirs, ours = torch.zeros(rows, rank), torch.zeros(rows, rank)
-    original.bgmv_shrink(x, lora_a, theirs, index, 0.5)
+    reference(original.bgmv_shrink, x, theirs, 0.5, weights=lora_a, index=index)
     fast.bgmv_shrink(x, lora_a, ours, index, 0.5)
     torch.testing.assert_close(ours, theirs)
+    none = (index < 0).expand(rows)
+    assert not ours[none].any()  # no adapter: nothing, whatever the last slot holds
 
     base = torch.randn(rows, hidden + 4, generator=generator)
     for add in (True, False):
         theirs, ours = base.clone(), base.clone()
-        original.bgmv_expand(ours_in := torch.randn(rows, rank, generator=generator), lora_b, theirs, index, add)
-        fast.bgmv_expand(ours_in, lora_b, ours, index, add)
+        inputs = torch.randn(rows, rank, generator=generator)
+        reference(original.bgmv_expand, inputs, theirs, add, weights=lora_b, index=index)
+        fast.bgmv_expand(inputs, lora_b, ours, index, add)
         torch.testing.assert_close(ours, theirs)
         theirs, ours = base.clone(), base.clone()
-        original.bgmv_expand_slice(ours_in, lora_b, theirs, index, 2, hidden, add)
-        fast.bgmv_expand_slice(ours_in, lora_b, ours, index, 2, hidden, add)
+        reference(original.bgmv_expand_slice, inputs, theirs, 2, hidden, add, weights=lora_b, index=index)
+        fast.bgmv_expand_slice(inputs, lora_b, ours, index, 2, hidden, add)
         torch.testing.assert_close(ours, theirs)
+        if add:
+            torch.testing.assert_close(ours[none], base[none])
+
+
+def test_vllms_own_cpu_function_gives_a_no_adapter_token_the_last_slots_adapter() -> None:
+    """Why the plugin differs from vLLM for index -1 (if vLLM fixes this, the plugin's fix is merely redundant)."""
+    lora_a, x = torch.ones(4, 2, 3), torch.ones(1, 3)
+    theirs, ours = torch.zeros(1, 2), torch.zeros(1, 2)
+    original.bgmv_shrink(x, lora_a, theirs, torch.tensor([-1]), 1.0)
+    fast.bgmv_shrink(x, lora_a, ours, torch.tensor([-1]), 1.0)
+    assert theirs.sum() == 6 and ours.sum() == 0
 
 
 def test_the_plugin_is_registered_and_can_be_disabled(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,24 @@ def test_a_lora_adapter_is_hot_loaded(server: Any, embedded_dir: Path, tmp_path:
         assert response.status_code == 200, response.text
         return float(sum(response.json()["choices"][0]["logprobs"]["token_logprobs"][1:]))
 
-    assert prompt_logprob("noisy") != pytest.approx(prompt_logprob(server.spec.served_name), abs=1e-3)
+    alone = prompt_logprob(server.spec.served_name)
+    assert prompt_logprob("noisy") != pytest.approx(alone, abs=1e-3)
+
+    # With every adapter slot filled, base-model requests batched among adapter requests must still get the base
+    # model (vLLM-CPU's own functions gave them the last slot's adapter; the plugin fixes that).
+    for seed in range(1, server.spec.max_loras):
+        torch.manual_seed(seed)
+        other = get_peft_model(AutoModelForCausalLM.from_pretrained(embedded_dir), LoraConfig(
+            r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))  # fmt: skip
+        other.save_pretrained(tmp_path / f"adapter-{seed}")
+        server.load_adapter(f"noisy-{seed}", str(tmp_path / f"adapter-{seed}"))
+    names = ["noisy", *[f"noisy-{seed}" for seed in range(1, server.spec.max_loras)]]
+    mixed = [server.spec.served_name if i % 3 == 0 else names[i % len(names)] for i in range(24)]
+    with ThreadPoolExecutor(len(mixed)) as pool:
+        got = list(pool.map(prompt_logprob, mixed))
+    assert [g for g, m in zip(got, mixed, strict=True) if m == server.spec.served_name] == pytest.approx(
+        [alone] * 8, abs=1e-3
+    )
 
 
 @pytest.mark.slow
