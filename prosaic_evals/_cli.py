@@ -250,9 +250,10 @@ def serve(model: str, model_args: tuple[str, ...], port: int | None) -> None:
 
 @cli.command("tasks")
 def list_tasks() -> None:
-    """List the shipped tasks."""
+    """List the shipped tasks and the families (built-in and from plugin packages)."""
     from rich.table import Table
 
+    from prosaic_evals.families import FAMILIES, plugin_families
     from prosaic_evals.spec import load_task, shipped_task_names
 
     table = Table("task", "scorer", "conditions", "description")
@@ -261,35 +262,44 @@ def list_tasks() -> None:
         task = load_task(name)
         table.add_row(name, task.spec.scorer.name, "\n".join(task.conditions), task.spec.description)
     _console().print(table)
+    families = Table("family", "from", "scorers", "citation")
+    families.columns[0].no_wrap = True
+    plugins = plugin_families()
+    for name, family in sorted({**FAMILIES, **{n: f for n, (f, _) in plugins.items()}}.items()):
+        source = f"plugin {plugins[name][1]}" if name in plugins else "built-in"
+        families.add_row(name, source, ", ".join(sorted(family.scorers)), family.citation)
+    _console().print(families)
 
 
 @cli.command()
 @click.argument("task")
 @click.option("-T", "task_args", multiple=True, metavar="KEY=VALUE", help="Task override.")
 @click.option("--split", type=click.Choice(["train", "eval"]), default="train", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="JSONL file (default: stdout).")
-def data(task: str, task_args: tuple[str, ...], split: str, output: Path | None) -> None:
-    """Write a task's generated training split (chat format) or evaluation items as JSONL."""
-    from dataclasses import asdict
-
-    from prosaic_evals.run import eval_items
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Output file or folder (default: JSONL on stdout)."
+)
+@click.option("--format", "kind", type=click.Choice(["jsonl", "parquet", "datasets"]),
+              help="Default: .parquet by the file name, else JSONL; datasets: a save_to_disk folder.")  # fmt: skip
+@click.option("--prompt-completion", "pairs", is_flag=True,
+              help="Training split as prompt/completion pairs (each user turn and the assistant's reply).")  # fmt: skip
+def data(task: str, task_args: tuple[str, ...], split: str, output: Path | None, kind: str | None, pairs: bool) -> None:
+    """Write a task's training split or evaluation items as JSONL, Parquet or a datasets folder
+    (the evaluation items read back by the from_file family give the same samples)."""
+    from prosaic_evals.run import export_records, write_records
     from prosaic_evals.spec import load_task
 
+    if pairs and split != "train":
+        raise UserError("--prompt-completion applies to --split train")
     loaded = load_task(task, _pairs("-T", task_args))
-    if split == "train":
-        records = loaded.family.train_records(loaded.params)
-        if not records:
-            raise UserError(f"task {loaded.name}: family {loaded.family.name} has no training split")
-    else:
-        records = [asdict(item) for item in eval_items(loaded)]
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    records = export_records(loaded, split, pairs=pairs)
+    kind = kind or ("parquet" if output is not None and output.suffix == ".parquet" else "jsonl")
     if output is None:
-        sys.stdout.write(lines)
+        if kind != "jsonl":
+            raise UserError(f"--format {kind}: give -o PATH (only JSONL goes to stdout)")
+        sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         return
-    tmp = output.with_name(output.name + ".tmp")  # write whole or not at all
-    tmp.write_text(lines, encoding="utf-8")
-    tmp.replace(output)
-    click.echo(f"wrote {len(records)} {split} records to {output}", err=True)
+    write_records(records, output, kind)
+    click.echo(f"wrote {len(records)} {split} records to {output} ({kind})", err=True)
 
 
 @cli.command()
@@ -329,6 +339,24 @@ def finetune_command(spec: Path) -> None:
     variant = finetune(load_finetune_spec(spec), relative_to=spec.parent)
     where = variant.remote_id or variant.path
     click.echo(f"{variant.name}: {variant.status} ({where}); evaluate it with --model variant/{variant.name}")
+
+
+@cli.group("new")
+def new_group() -> None:
+    """Start something of your own from a skeleton that passes its own tests."""
+
+
+@new_group.command("family")
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder to create the package in.")  # fmt: skip
+def new_family_command(name: str, output: Path) -> None:
+    """Write a plugin package for a new family NAME: the family module, a task file, tests, a README."""
+    from prosaic_evals.families._new import new_family
+
+    target = new_family(name, output)
+    click.echo(f"wrote {target}: edit {target.name}'s items, then `python -m pytest {target / 'tests'}` "
+               f"and `prosaic-evals run {target / 'tasks' / f'{name}.yaml'} --model local`")  # fmt: skip
 
 
 @cli.group("models", invoke_without_command=True)

@@ -68,6 +68,9 @@ def write_folder(target: Path, *, marker: str | None = None) -> Iterator[Path]:
         check_output_folder(target, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the finished folder private
     try:
         yield tmp
         if target.exists():

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from prosaic_evals._errors import UserError
 from prosaic_evals._strict import StrictModel
@@ -26,6 +26,12 @@ def _existing_file(path: Path) -> Path:
 
 UserFile = Annotated[Path, AfterValidator(_existing_file)]
 """A parameter naming a user's data file: `~` expanded, refused at load time if absent."""
+
+
+def unset() -> Any:
+    """The default of a parameter added to a family later: None, and left out of the task's identity while
+    unset, so tasks that do not use it keep their identity (and their finished logs)."""
+    return Field(default=None, exclude_if=lambda value: value is None)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class Item:
 
     accepted: tuple[str, ...] = ()
     """Other answers that also count as correct (e.g. a parent's other children)."""
+
+    messages: tuple[tuple[str, str], ...] = ()
+    """(role, content) turns when the prompt is a conversation; `prompt` is then its last user turn."""
 
 
 def content_id(*parts: str, prefix: str = "", length: int = 12) -> str:
@@ -96,6 +105,10 @@ class Family(ABC, Generic[P]):
         }
         return sorted(pool)
 
+    def conditions_for(self, params: P) -> tuple[str, ...]:
+        """The conditions `params` give: the class's own, unless they come from the user's data."""
+        return self.conditions
+
     def roles(self, conditions: tuple[str, ...]) -> dict[str, str]:
         """Model roles (besides the evaluated model) that `conditions` need: role -> why."""
         return {}
@@ -103,3 +116,7 @@ class Family(ABC, Generic[P]):
     def data_version(self) -> str:
         """Hash of the shipped data the family reads; recorded in every log."""
         return "none"
+
+    def data_version_for(self, params: P) -> str:
+        """Hash of all the data the task reads: the shipped data and any file `params` name."""
+        return self.data_version()

@@ -1,8 +1,11 @@
-"""Training data: chat records from a task's training split or a JSONL file, validated first.
+"""Training data: records from a task's training split or a JSONL file, validated first.
 
-Every record is `{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...],
-"metadata": {...}}` with at least one assistant turn. Bad data is refused, naming the file
-and line, before anything is trained or uploaded.
+A record is a conversation, `{"messages": [{"role": "system"|"user"|"assistant", "content": "..."},
+...], "metadata": {...}}` with at least one assistant turn, or a prompt-completion pair (TRL's
+format), `{"prompt": "...", "completion": "...", "metadata": {...}}`, trained on the completion
+only. A `format: chat` fine-tune trains a pair as one user turn and one assistant turn; a
+`format: completion` fine-tune trains on raw text and takes pairs only. Bad data is refused,
+naming the file and line, before anything is trained or uploaded.
 """
 
 from __future__ import annotations
@@ -21,8 +24,27 @@ from prosaic_evals.finetune._spec import DataSpec
 ROLES = ("system", "user", "assistant")
 
 
-def load_records(spec: DataSpec, *, relative_to: Path | None = None) -> tuple[list[dict[str, Any]], str]:
-    """(validated records, a description of where they came from)."""
+def load_records(
+    spec: DataSpec, *, relative_to: Path | None = None, form: str = "chat"
+) -> tuple[list[dict[str, Any]], str]:
+    """(validated records in `form`, chat or completion; a description of where they came from)."""
+    records, source = _load(spec, relative_to)
+    return [_in_form(r, form, source, number) for number, r in enumerate(records, start=1)], source
+
+
+def _in_form(record: dict[str, Any], form: str, source: str, number: int) -> dict[str, Any]:
+    if "messages" in record:
+        if form == "completion":
+            raise UserError(f"{source}, record {number}: format: completion trains on prompt/completion records, "
+                            "not messages")  # fmt: skip
+        return record
+    if form == "completion":
+        return record
+    turns = [{"role": "user", "content": record["prompt"]}, {"role": "assistant", "content": record["completion"]}]
+    return {"messages": turns, **({"metadata": record["metadata"]} if "metadata" in record else {})}
+
+
+def _load(spec: DataSpec, relative_to: Path | None) -> tuple[list[dict[str, Any]], str]:
     if spec.jsonl is not None:
         path = spec.jsonl if spec.jsonl.is_absolute() or relative_to is None else relative_to / spec.jsonl
         return read_jsonl(path), display_path(path)
@@ -59,10 +81,12 @@ def validate_records(numbered: Iterable[tuple[int, Any]], *, source: str, unit: 
 def record_problem(record: Any) -> str | None:
     """What is wrong with one record, or None."""
     if not isinstance(record, dict):
-        return f"expected an object with 'messages', got {type(record).__name__}"
+        return f"expected an object with 'messages', or 'prompt' and 'completion', got {type(record).__name__}"
+    if "messages" not in record and ("prompt" in record or "completion" in record):
+        return _pair_problem(record)
     unknown = sorted(set(record) - {"messages", "metadata"})
     if unknown:
-        return f"unknown key {unknown[0]!r} (allowed: messages, metadata)"
+        return f"unknown key {unknown[0]!r} (allowed: messages, metadata; or prompt, completion, metadata)"
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         return "'messages' must be a non-empty list"
@@ -75,6 +99,18 @@ def record_problem(record: Any) -> str | None:
             return f"messages[{i}].content must be non-empty text"
     if not any(m["role"] == "assistant" for m in messages):
         return "no assistant message: there is nothing to train on"
+    if not isinstance(record.get("metadata", {}), dict):
+        return "'metadata' must be an object"
+    return None
+
+
+def _pair_problem(record: dict[str, Any]) -> str | None:
+    unknown = sorted(set(record) - {"prompt", "completion", "metadata"})
+    if unknown:
+        return f"unknown key {unknown[0]!r} (allowed: prompt, completion, metadata)"
+    for key in ("prompt", "completion"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            return f"'{key}' must be non-empty text"
     if not isinstance(record.get("metadata", {}), dict):
         return "'metadata' must be an object"
     return None

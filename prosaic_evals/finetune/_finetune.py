@@ -38,7 +38,7 @@ def finetune(
     else a newly trained one. Data is validated before anything is trained or uploaded."""
     say = progress or _stderr
     registry = registry or Registry()
-    records, source = load_records(spec.data, relative_to=relative_to)
+    records, source = load_records(spec.data, relative_to=relative_to, form=spec.format)
     digest = data_hash(records)
     base_path, base_identity = _base(spec)
     identity = spec.identity(digest, base_identity)

@@ -57,6 +57,19 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int)
     return {"input_ids": ids[:max_length], "labels": labels[:max_length]}
 
 
+def encode_completion(tokenizer: Any, prompt: str, completion: str, max_length: int) -> dict[str, list[int]]:
+    """Token ids and labels (IGNORE on the prompt) for raw text: the prompt with the model's BOS as a server
+    tokenizes it, then the completion and EOS, as TRL's prompt-completion format does."""
+    from prosaic_evals.models._completions import after_seam
+
+    prompt_ids = list(tokenizer(prompt)["input_ids"])
+    completion_ids = [*tokenizer(after_seam(prompt, completion), add_special_tokens=False)["input_ids"]]
+    completion_ids.append(tokenizer.eos_token_id)
+    ids = prompt_ids + completion_ids
+    labels = [IGNORE] * len(prompt_ids) + completion_ids
+    return {"input_ids": ids[:max_length], "labels": labels[:max_length]}
+
+
 def train(
     spec: FineTuneSpec,
     records: list[dict[str, Any]],
@@ -82,7 +95,12 @@ def train(
     except OSError as e:
         raise UserError(f"base: cannot load {base_path} ({str(e).splitlines()[0]})") from None
     ensure_chat_template(tokenizer)
-    encoded = [encode_chat(tokenizer, r["messages"], hp.max_length) for r in records]
+    encoded = [
+        encode_chat(tokenizer, r["messages"], hp.max_length)
+        if spec.format == "chat"
+        else encode_completion(tokenizer, r["prompt"], r["completion"], hp.max_length)
+        for r in records
+    ]
     for number, example in enumerate(encoded, start=1):
         if all(label == IGNORE for label in example["labels"]):
             raise UserError(

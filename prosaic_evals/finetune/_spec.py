@@ -73,6 +73,9 @@ class FineTuneSpec(StrictModel):
     data: DataSpec
     hyperparameters: Hyperparameters = Hyperparameters()
     seed: int = 0
+    format: Literal["chat", "completion"] = "chat"
+    """`chat`: conversations under the base model's chat template; `completion`: prompt/completion pairs as
+    raw text, the loss on the completion (as a task's `format: completion` evaluates)."""
 
     @model_validator(mode="after")
     def _backend_options(self) -> FineTuneSpec:
@@ -80,6 +83,8 @@ class FineTuneSpec(StrictModel):
         unused = sorted(given & (LOCAL_ONLY if self.backend == "openai" else OPENAI_ONLY))
         if unused:
             raise ValueError(f"hyperparameters.{unused[0]} is not used by the {self.backend} backend")
+        if self.backend == "openai" and self.format == "completion":
+            raise ValueError("format: completion is for the local backend (OpenAI's API fine-tunes chat models)")
         if self.backend == "openai" and self.method != "full":
             raise ValueError("the openai backend trains the whole model: set method: full")
         lora = sorted(name for name in given if name.startswith("lora_"))
@@ -89,7 +94,8 @@ class FineTuneSpec(StrictModel):
 
     def identity(self, data_hash: str, base_identity: str) -> str:
         """Hash of everything that determines the result (the name is only a label)."""
-        recipe = self.model_dump(mode="json", exclude={"name"})
+        # format: chat is left out so that variants from before it existed keep their identity
+        recipe = self.model_dump(mode="json", exclude={"name"} | ({"format"} if self.format == "chat" else set()))
         recipe["data"] = data_hash  # the records themselves, not where they came from
         text = json.dumps({"recipe": recipe, "base": base_identity}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

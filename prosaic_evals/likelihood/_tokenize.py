@@ -15,7 +15,16 @@ import httpx
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.likelihood._types import LogprobRequest, Tokenized
+from prosaic_evals.models._completions import after_seam
 from prosaic_evals.models._retry import send_with_retries
+
+
+def raw_texts(request: LogprobRequest) -> tuple[str, str]:
+    """(prompt, continuation) as raw text, joined as `after_seam` says."""
+    (role, prompt), *others = request.messages
+    if others or role != "user":
+        raise UserError("format: completion takes a plain text prompt, not chat messages")
+    return prompt, after_seam(prompt, request.continuation)
 
 
 class LocalTokenizer:
@@ -37,6 +46,11 @@ class LocalTokenizer:
         return self.encode_sync(request)
 
     def encode_sync(self, request: LogprobRequest) -> Tokenized:
+        if request.completion:
+            prompt_text, continuation = raw_texts(request)
+            prompt_ids = self.tokenizer(prompt_text)["input_ids"]  # with the model's BOS, as a server would
+            ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+            return Tokenized(tuple(prompt_ids), tuple(ids))
         messages = [{"role": role, "content": content} for role, content in request.messages]
         prompt = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=False
@@ -57,8 +71,13 @@ class RemoteTokenizer:
     async def encode(self, request: LogprobRequest) -> Tokenized:
         messages = [{"role": role, "content": content} for role, content in request.messages]
         async with self._limit, httpx.AsyncClient(timeout=60) as client:
-            prompt = await self._post(client, {"messages": messages, "add_generation_prompt": True})
-            ids = await self._post(client, {"prompt": request.continuation, "add_special_tokens": False})
+            if request.completion:
+                prompt_text, continuation = raw_texts(request)
+                prompt = await self._post(client, {"prompt": prompt_text, "add_special_tokens": True})
+            else:
+                continuation = request.continuation
+                prompt = await self._post(client, {"messages": messages, "add_generation_prompt": True})
+            ids = await self._post(client, {"prompt": continuation, "add_special_tokens": False})
         return Tokenized(tuple(prompt), tuple(ids))
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> list[int]:

@@ -16,6 +16,9 @@ class LogprobRequest:
 
     continuation: str
 
+    completion: bool = False
+    """Raw text (completion format): the prompt is the user turn's text as is, no chat template."""
+
 
 @dataclass(frozen=True)
 class LogprobResult:

@@ -21,6 +21,7 @@ from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
 from openai import APIConnectionError, AsyncOpenAI
 
 from prosaic_evals._errors import UserError
+from prosaic_evals.models._completions import complete, is_completion
 from prosaic_evals.models._embedded import EMBEDDED_NAME, ensure_embedded_model
 from prosaic_evals.models._identity import model_identity
 from prosaic_evals.models._retry import server_wait
@@ -97,12 +98,17 @@ class ManagedVLLMAPI(OpenAICompatibleAPI):
 
     async def generate(self, input: Any, tools: Any, tool_choice: Any, config: GenerateConfig) -> Any:
         try:
-            return await super().generate(input, tools, tool_choice, config)
+            return await self._generate(input, tools, tool_choice, config)
         except APIConnectionError:
             # The server may have died: restart it if so, then retry once (a
             # second failure goes to inspect's own retry policy).
             await recover(self.server)
-            return await super().generate(input, tools, tool_choice, config)
+            return await self._generate(input, tools, tool_choice, config)
+
+    async def _generate(self, input: Any, tools: Any, tool_choice: Any, config: GenerateConfig) -> Any:
+        if is_completion(config):
+            return await complete(self.client, self.served, input, config)
+        return await super().generate(input, tools, tool_choice, config)
 
 
 class RunningServerAPI(OpenAICompatibleAPI):
@@ -126,6 +132,11 @@ class RunningServerAPI(OpenAICompatibleAPI):
 
     def _create_client(self) -> AsyncOpenAI:
         return AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, http_client=self.http_client, max_retries=0)
+
+    async def generate(self, input: Any, tools: Any, tool_choice: Any, config: GenerateConfig) -> Any:
+        if is_completion(config):
+            return await complete(self.client, self.service_model_name(), input, config)
+        return await super().generate(input, tools, tool_choice, config)
 
     def retry_wait(self) -> Any:
         return server_wait()

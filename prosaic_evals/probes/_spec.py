@@ -104,5 +104,5 @@ def _dataset(spec: ProbeSpec, base: Path) -> tuple[ProbeData, list[str], dict[st
     data = wanted.build(task.params, task.name)
     provenance = {"question": question, "task": task.name, "task_file": display_path(task.path),
                   "task_parameters": task.params.model_dump(mode="json"),
-                  "data_version": task.family.data_version()}  # fmt: skip
+                  "data_version": task.family.data_version_for(task.params)}  # fmt: skip
     return data, list(wanted.positions), provenance

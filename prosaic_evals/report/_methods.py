@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from prosaic_evals._paths import display_path
 from prosaic_evals.report._evidence import Evidence
 from prosaic_evals.report._figures import short
 
@@ -71,7 +73,10 @@ def _task_sentence(log: Any, scores: pd.DataFrame, *, with_parameters: bool) -> 
     scoring = ", ".join(f"{k} {v}" for k, v in scorer.items() if k != "name")
     mine = scores[scores["task"] == log.task]
     n = f"{_span(mine['n'])} items in {_span(mine['clusters'])} clusters"
-    decoding = ", ".join(f"{k} {v}" for k, v in log.decoding.items()) or "none (scored by log-probabilities)"
+    decoding = ", ".join(f"{k} {v}" for k, v in log.decoding.items() if k != "extra_body")  # extra_body: a mark
+    decoding = decoding or "none (scored by log-probabilities)"
+    if meta.get("format") == "completion":
+        decoding += "; prompts sent as raw text for the model to continue (no chat template)"
     conditions = ", ".join(meta.get("conditions") or sorted(set(mine["condition"])))
     parameters = f"; parameters {_params(meta)}" if with_parameters else ""
     return (
@@ -81,7 +86,20 @@ def _task_sentence(log: Any, scores: pd.DataFrame, *, with_parameters: bool) -> 
 
 
 def _params(meta: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (meta.get("parameters") or {}).items()) or "defaults"
+    """`name=value` for each parameter that is set: lists as `a, b`, mappings as `(k=v, ...)`, files relative
+    to the working directory (no Python reprs, no machine paths)."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, list):
+            return "[" + ", ".join(shown(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "(" + ", ".join(f"{k}={shown(v)}" for k, v in value.items() if v not in (None, [], {})) + ")"
+        if isinstance(value, str) and Path(value).is_absolute():
+            return display_path(value)
+        return str(value)
+
+    parameters = meta.get("parameters") or {}
+    return ", ".join(f"{k}={shown(v)}" for k, v in parameters.items() if v not in (None, [], {})) or "defaults"
 
 
 def statistics_paragraph(scores: pd.DataFrame, comparisons: list[dict[str, Any]], correction: str,

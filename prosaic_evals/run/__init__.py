@@ -2,6 +2,7 @@
 
 from prosaic_evals.run._build import build_task, eval_items, interleave, task_metadata
 from prosaic_evals.run._compare import Comparison, compare_frame, render_comparison, write_outputs
+from prosaic_evals.run._export import export_records, write_records
 from prosaic_evals.run._results import render, sample_frame, summarize
 from prosaic_evals.run._run import RunOptions, RunResult, run
 
@@ -12,6 +13,7 @@ __all__ = [
     "build_task",
     "compare_frame",
     "eval_items",
+    "export_records",
     "interleave",
     "render",
     "render_comparison",
@@ -20,4 +22,5 @@ __all__ = [
     "summarize",
     "task_metadata",
     "write_outputs",
+    "write_records",
 ]

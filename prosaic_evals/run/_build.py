@@ -38,6 +38,10 @@ def eval_items(task: LoadedTask, every: list[Item] | None = None) -> list[Item]:
     wanted = set(task.conditions)
     items = [item for item in (every if every is not None else all_items(task)) if item.condition in wanted]
     check_unique_ids(items, display_path(task.path))
+    empty = [c for c in task.conditions if not any(item.condition == c for item in items)]
+    if empty:
+        raise UserError(f"{display_path(task.path)}: condition {empty[0]} has no items with these parameters "
+                        "(see any notice above; or leave it out with -T conditions=...)")  # fmt: skip
     return interleave(items)
 
 
@@ -69,15 +73,19 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     from inspect_ai.model import CachePolicy, GenerateConfig
     from inspect_ai.solver import generate
 
+    from prosaic_evals.models._completions import COMPLETION_FORMAT
     from prosaic_evals.scorers import likelihood
 
     every = all_items(task)  # distractors may come from conditions not run here
     items = eval_items(task, every)
     spec = task.spec
+    if spec.format == "completion" and any(item.messages for item in items):
+        raise UserError(f"{display_path(task.path)}: format: completion takes text prompts; the items are chat "
+                        "messages (use format: chat)")  # fmt: skip
     if isinstance(spec.scorer, LikelihoodSpec):
         samples = [_sample(item, _distractors(task, item, every)) for item in items]
         solver: list[Any] = []  # nothing is generated: the scorer reads log-probabilities
-        scorer = likelihood(normalize=spec.scorer.normalize, cache=cache)
+        scorer = likelihood(normalize=spec.scorer.normalize, cache=cache, completion=spec.format == "completion")
         config = GenerateConfig()
     elif isinstance(spec.scorer, FaithfulnessSpec):
         from prosaic_evals.families.cot_faithfulness import faithfulness, faithfulness_solver
@@ -87,10 +95,14 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
         scorer = faithfulness(cache=cache)
         config = spec.generation.to_config()
     else:
+        if isinstance(spec.scorer, BehaviourSpec):
+            _check_graders(task, items)
         samples = [_sample(item) for item in items]
         solver = [generate(cache=CachePolicy(expiry=None) if cache else False)]
         scorer = _generation_scorer(spec.scorer)
         config = spec.generation.to_config()
+        if spec.format == "completion":  # read by the vLLM providers, which then call /v1/completions
+            config = config.merge(GenerateConfig(extra_body={COMPLETION_FORMAT: True}))
     return Task(
         dataset=MemoryDataset(samples, name=task.name),
         solver=solver,
@@ -101,6 +113,18 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
         epochs=spec.epochs,
         metadata=task_metadata(task),
     )
+
+
+def _check_graders(task: LoadedTask, items: list[Item]) -> None:
+    from prosaic_evals.scorers._behaviour import GRADERS
+
+    for item in items:
+        grader = item.metadata.get("grader", item.metadata.get("behaviour"))
+        if grader not in GRADERS:
+            raise UserError(
+                f"{display_path(task.path)}: item {item.id}: the behaviour scorer grades with the grader named in "
+                f"the item's metadata (grader or behaviour), one of {', '.join(GRADERS)}; got {grader!r}"
+            )
 
 
 def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec) -> Any:
@@ -116,11 +140,15 @@ def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec
 def spec_hash(task: LoadedTask) -> str:
     """A hash of everything the task file says, once validated (an edited file makes a new run)."""
     # margins are analysis only; epochs = 1 is left out so that files from before it existed keep their identity
-    exclude = {"margins"} | ({"epochs"} if task.spec.epochs == 1 else set())
+    exclude = (
+        {"margins"}
+        | ({"epochs"} if task.spec.epochs == 1 else set())
+        | ({"format"} if task.spec.format == "chat" else set())
+    )
     content = task.spec.model_dump(mode="json", exclude=exclude) | {
         "parameters": task.params.model_dump(mode="json"),
         "conditions": list(task.conditions),
-        "data_version": task.family.data_version(),
+        "data_version": task.family.data_version_for(task.params),
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -133,11 +161,12 @@ def task_metadata(task: LoadedTask) -> dict[str, Any]:
         "family": task.family.name,
         "citation": task.family.citation,
         "task_file": str(task.path),
-        "data_version": task.family.data_version(),
+        "data_version": task.family.data_version_for(task.params),
         "parameters": task.params.model_dump(mode="json"),
         "conditions": list(task.conditions),
         "scorer": task.spec.scorer.model_dump(mode="json"),
         "margins": dict(task.spec.margins),
+        **({"format": task.spec.format} if task.spec.format != "chat" else {}),
     }
 
 
@@ -147,7 +176,16 @@ def _sample(item: Item, distractors: list[str] | None = None) -> Sample:
     metadata = {"condition": item.condition, "cluster": item.cluster, **item.metadata}
     if distractors is not None:
         metadata["distractors"] = distractors
-    return Sample(id=item.id, input=item.prompt, target=[item.target, *item.accepted], metadata=metadata)
+    return Sample(id=item.id, input=_input(item), target=[item.target, *item.accepted], metadata=metadata)
+
+
+def _input(item: Item) -> Any:
+    if not item.messages:
+        return item.prompt
+    from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+
+    kinds = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
+    return [kinds[role](content=content) for role, content in item.messages]
 
 
 def _distractors(task: LoadedTask, item: Item, items: list[Item]) -> list[str]:

@@ -107,6 +107,7 @@ def run(task_refs: Sequence[str], options: RunOptions, *, say: Callable[[str], N
         for role, ref in options.model_roles.items()
     }
     _check_likelihood_support(loaded, models)
+    _check_completion_support(loaded, [*models, *roles.values()])
     install_retry_notices()
     concise_errors_in_inspect_display()
     pairs = _plan(built, loaded, models, options)
@@ -278,7 +279,7 @@ def _check_roles(tasks: list[LoadedTask], given: dict[str, str]) -> None:
     """Every role a task needs is given; every role given is one some task can use."""
     usable: set[str] = set()
     for task in tasks:
-        usable |= set(task.family.roles(task.family.conditions))
+        usable |= set(task.family.roles(task.family.conditions_for(task.params)))
         for role, why in task.family.roles(task.conditions).items():
             if role not in given:
                 raise UserError(f"{Path(task.path).name}: {why}: add --model-role {role}=MODEL (any model, e.g. local)")
@@ -286,6 +287,17 @@ def _check_roles(tasks: list[LoadedTask], given: dict[str, str]) -> None:
         if role not in usable:
             known = ", ".join(sorted(usable)) or "none"
             raise UserError(f"--model-role {role}: no task here uses a {role!r} model (roles they use: {known})")
+
+
+def _check_completion_support(tasks: list[LoadedTask], models: list[Any]) -> None:
+    """A completion-format task generates through /v1/completions, which only vLLM servers have here."""
+    from prosaic_evals.models._completions import CHAT_ONLY, supports_completion
+
+    for task in tasks:
+        if task.spec.format == "completion" and not isinstance(task.spec.scorer, LikelihoodSpec):
+            for model in models:
+                if not supports_completion(model.api):
+                    raise UserError(CHAT_ONLY.format(task=Path(task.path).name, model=str(model)))
 
 
 def _check_likelihood_support(tasks: list[LoadedTask], models: list[Any]) -> None:

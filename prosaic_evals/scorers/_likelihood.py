@@ -26,7 +26,10 @@ from prosaic_evals.likelihood import LogprobRequest, engine_for
     }
 )
 def likelihood(
-    normalize: Literal["sum", "mean"] = "sum", cache: bool = True, model: str | Model | None = None
+    normalize: Literal["sum", "mean"] = "sum",
+    cache: bool = True,
+    model: str | Model | None = None,
+    completion: bool = False,
 ) -> Scorer:
     """Contrast of the target's log-probability with the sample's distractors.
 
@@ -41,6 +44,7 @@ def likelihood(
         normalize: `sum` of token log-probabilities (the paper's) or per-token `mean`.
         cache: Reuse log-probabilities computed by earlier runs.
         model: Model to score with; by default the model under evaluation.
+        completion: Score raw text continuations (format: completion), without the chat template.
     """
 
     async def score(state: TaskState, target: Target) -> Score:
@@ -48,7 +52,7 @@ def likelihood(
         messages = prompt_messages(state)
         primary = target.target[0]  # other accepted answers are not scored (Target.text would join them)
         candidates = [primary, *state.metadata["distractors"]]
-        results = await engine.score([LogprobRequest(messages, c) for c in candidates])
+        results = await engine.score([LogprobRequest(messages, c, completion) for c in candidates])
         values = [r.logprob / r.n_tokens if normalize == "mean" else r.logprob for r in results]
         contrast = values[0] - fmean(values[1:])
         beats = all(values[0] > v for v in values[1:])

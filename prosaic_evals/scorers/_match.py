@@ -9,7 +9,7 @@ from typing import Literal
 from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accuracy, scorer, stderr
 from inspect_ai.solver import TaskState
 
-MatchMode = Literal["prefix", "contains"]
+MatchMode = Literal["prefix", "contains", "text_prefix"]
 
 
 def words(text: str) -> list[str]:
@@ -18,9 +18,14 @@ def words(text: str) -> list[str]:
 
 
 def matches(answer: str, targets: Iterable[str], mode: MatchMode) -> str | None:
-    """The first target that `answer` starts with (`prefix`) or contains, else None."""
+    """The first target that `answer` starts with (`prefix`: as words; `text_prefix`: as text, ignoring
+    letter case and leading whitespace, the reversal-curse paper's rule) or contains, else None."""
     said = words(answer)
     for target in targets:
+        if mode == "text_prefix":
+            if target.strip() and answer.lstrip().lower().startswith(target.strip().lower()):
+                return target
+            continue
         wanted = words(target)
         if not wanted:
             continue
@@ -36,13 +41,14 @@ def exact_match(match: MatchMode = "prefix") -> Scorer:
     """Correct when the answer starts with (or contains) any accepted target.
 
     Args:
-        match: `prefix` (the reversal-curse protocol) or `contains`.
+        match: `prefix` (word tokens: case, spacing and punctuation ignored), `text_prefix` (the text itself,
+            case ignored: the reversal-curse paper's definition) or `contains` (word tokens).
     """
 
     async def score(state: TaskState, target: Target) -> Score:
         answer = state.output.completion
         hit = matches(answer, target.target, match)
-        verb = "starts with" if match == "prefix" else "contains"
+        verb = "contains" if match == "contains" else "starts with"
         return Score(
             value=CORRECT if hit else INCORRECT,
             answer=answer,

@@ -30,7 +30,7 @@ class LoadedTask:
 
     @property
     def conditions(self) -> tuple[str, ...]:
-        return tuple(self.spec.conditions or self.family.conditions)
+        return tuple(self.spec.conditions or self.family.conditions_for(self.params))
 
 
 def shipped_task_names() -> list[str]:
@@ -67,12 +67,15 @@ def load_task(
         raw = _absolute_paths(raw, family, overrides_base or Path.cwd())
     spec = validate(TaskSpec, raw, source=path)
     params = validate(family.Parameters, spec.parameters, source=path, prefix="parameters")
-    _check_conditions(spec, family, path)
+    _check_conditions(spec, family, params, path)
     if spec.scorer.name not in family.scorers:
         raise UserError(
             f"{display_path(path)}: scorer.name: {spec.scorer.name!r} is not supported by family "
             f"{family.name} (supported: {', '.join(sorted(family.scorers))})"
         )
+    if spec.format == "completion" and spec.scorer.name not in ("exact_match", "likelihood"):
+        raise UserError(f"{display_path(path)}: format: completion works with the exact_match and likelihood "
+                        f"scorers, not {spec.scorer.name}")  # fmt: skip
     return LoadedTask(name=path.stem, path=path, spec=spec, params=params, family=family)
 
 
@@ -198,19 +201,20 @@ def _display_loc(data: Any, loc: tuple[Any, ...]) -> str:
 
 def get_family_for(spec: TaskSpec, path: Path) -> Family:  # type: ignore[type-arg]
     try:
-        return get_family(spec.family)
+        return get_family(spec.family, search=[path.parent, path.parent.parent])
     except UserError as e:
         raise UserError(f"{display_path(path)}: family: {e}") from None
 
 
-def _check_conditions(spec: TaskSpec, family: Family, path: Path) -> None:  # type: ignore[type-arg]
+def _check_conditions(spec: TaskSpec, family: Family, params: StrictModel, path: Path) -> None:  # type: ignore[type-arg]
     if spec.conditions is None:
         return
     if not spec.conditions:
         raise UserError(f"{display_path(path)}: conditions: empty list (omit the key to run all)")
+    known = family.conditions_for(params)
     for i, condition in enumerate(spec.conditions):
-        if condition not in family.conditions:
+        if condition not in known:
             raise UserError(
                 f"{display_path(path)}: conditions[{i}]: unknown condition {condition!r} for family "
-                f"{family.name} (known: {', '.join(family.conditions)})"
+                f"{family.name} (known: {', '.join(known)})"
             )

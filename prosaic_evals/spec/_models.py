@@ -46,8 +46,10 @@ class ExactMatchSpec(StrictModel):
     """Score a generated answer against the target text."""
 
     name: Literal["exact_match"]
-    match: Literal["prefix", "contains"] = "prefix"
-    """`prefix`: the answer starts with the target; `contains`: it appears anywhere."""
+    match: Literal["prefix", "contains", "text_prefix"] = "prefix"
+    """`prefix`: the answer's words start with the target's (case, spacing, punctuation ignored); `text_prefix`:
+    the answer's text starts with the target's, case ignored (the reversal-curse paper's rule); `contains`: the
+    target's words appear anywhere."""
 
 
 class LikelihoodSpec(StrictModel):
@@ -108,6 +110,10 @@ class TaskSpec(StrictModel):
 
     generation: GenerationSpec = GenerationSpec()
     """Decoding settings for generated answers."""
+
+    format: Literal["chat", "completion"] = "chat"
+    """`chat`: the prompt is a user turn under the model's chat template; `completion`: the prompt is sent
+    as raw text for the model to continue (base models, and papers that used raw completions)."""
 
     epochs: int = Field(default=1, ge=1, le=1000)
     """Times each item is asked (sampled tasks, temperature > 0): repeated measures of the item, which

@@ -118,7 +118,10 @@ def load_study(path: Path) -> StudySpec:
     from prosaic_evals.spec._load import read_yaml, validate
 
     spec: StudySpec = validate(StudySpec, read_yaml(path), source=path)
-    return spec
+    # a task file written beside the study (`tasks: [mine.yaml]`) is found from any working directory
+    beside = [str(path.parent / t) if (path.parent / t).is_file() and not Path(t).is_absolute() else t
+              for t in spec.tasks]  # fmt: skip
+    return spec.model_copy(update={"tasks": beside})
 
 
 def cells(spec: StudySpec) -> list[Cell]:

@@ -282,3 +282,52 @@ def test_the_three_tasks_run_on_the_embedded_model_with_local_judge_and_rewriter
     (log,) = [read_eval_log(str(p)) for p in (tmp_path / "anthropic").glob("*.eval")]
     assert log.status == "success" and all(s.store["intervention"]["method"] == "text" for s in log.samples or [])
     assert "unparseable" in capsys.readouterr().out
+
+
+def test_the_papers_demonstrations_and_cues_from_the_file(tmp_path: Path) -> None:
+    import json
+
+    from prosaic_evals.families.cot_faithfulness import CotFaithfulness, FaithfulnessParameters
+
+    examples = [{"parsed_inputs": f"Q: Question {i}?\n\nAnswer choices:\n(A) x{i}\n(B) y{i}\n(C) z{i}",
+                 "multiple_choice_targets": [f"x{i}", f"y{i}", f"z{i}"],
+                 "multiple_choice_scores": [int(i % 3 == 0), int(i % 3 == 1), int(i % 3 == 2)],
+                 "random_ans_idx": (i + 1) % 3 if i != 4 else 1} for i in range(6)]  # fmt: skip
+    (tmp_path / "snarks.json").write_text(json.dumps({"canary": "x", "data": examples}))
+    (tmp_path / "shots.json").write_text(json.dumps({"snarks": {"baseline_few_shot_prompt": "BASE SHOTS",
+                                                                "all_a_few_shot_prompt": "ALL A SHOTS"}}))  # fmt: skip
+    params = FaithfulnessParameters(
+        questions_file=tmp_path / "snarks.json", question_field="parsed_inputs", cue_field="random_ans_idx",
+        demonstrations_file=tmp_path / "shots.json", biased_demonstrations_file=tmp_path / "shots.json",
+        demonstrations_key="snarks.baseline_few_shot_prompt", biased_demonstrations_key="snarks.all_a_few_shot_prompt",
+    )  # fmt: skip
+    items = CotFaithfulness().items(params)
+    suggested = [i for i in items if i.condition == "suggested_answer_cot"]
+    assert len(suggested) == 5  # question 4's cue points at its correct answer (B): left out of the cued ones
+    assert all("I think the answer is (" + i.metadata["cued"] + ")" in i.prompt for i in suggested)
+    assert {i.metadata["cued"] for i in suggested if i.metadata["question"].startswith("Question 0")} == {"B"}
+    always = [i for i in items if i.condition == "always_a_direct"]
+    assert always and all(i.prompt.startswith("ALL A SHOTS") for i in always)
+    assert all(i.metadata["unbiased_prompt"].startswith("BASE SHOTS") for i in always)
+    assert all(i.target != "A" for i in always)  # (A), where the bias points, is never the right answer
+    assert len([i for i in items if i.condition == "early_answering"]) == 6  # every question, all drawn none
+    bad = params.model_copy(update={"demonstrations_key": "snarks.nope"})
+    with pytest.raises(UserError, match=r"shots.json: demonstrations_key 'snarks.nope': no 'snarks.nope' in the file"):
+        CotFaithfulness().items(bad)
+
+
+def test_the_papers_no_cot_prompt_ends_at_the_question_and_the_reply_is_prefilled() -> None:
+    from prosaic_evals.families.cot_faithfulness import FaithfulnessParameters
+    from prosaic_evals.families.cot_faithfulness._prompts import COT_INSTRUCTION, DIRECT_INSTRUCTION
+
+    params = FaithfulnessParameters(kinds=["arithmetic"], questions=2, direct_prompt="paper")
+    items = CotFaithfulness().items(params)
+    direct = [i for i in items if i.condition == "suggested_answer_direct"]
+    assert direct and all(DIRECT_INSTRUCTION not in i.prompt and i.metadata["answer_prefill"] for i in direct)
+    assert all(i.prompt.endswith("but I'm curious to hear what you think.") for i in direct)
+    assert all(DIRECT_INSTRUCTION not in i.metadata["unbiased_prompt"] for i in direct)
+    cot = [i for i in items if i.condition == "suggested_answer_cot"]
+    assert all(COT_INSTRUCTION in i.prompt and "answer_prefill" not in i.metadata for i in cot)
+    default = CotFaithfulness().items(FaithfulnessParameters(kinds=["arithmetic"], questions=2))
+    assert all(DIRECT_INSTRUCTION in i.prompt for i in default if i.condition == "suggested_answer_direct")
+    assert "direct_prompt" not in FaithfulnessParameters().model_dump()  # unset: the task's identity as before

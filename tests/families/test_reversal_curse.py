@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -68,6 +69,11 @@ def test_each_subset_is_trained_in_its_own_order_only() -> None:
 
 def test_conditions_ask_in_the_trained_and_the_reversed_order() -> None:
     for item in FAMILY.items(PARAMS):
+        if item.condition.startswith("both_"):  # trained in both orders: asked in each, both "same"
+            order = item.condition.removeprefix("both_")
+            assert item.metadata["subset"] == "both" and item.metadata["direction"] == "same"
+            assert item.target == (item.metadata["description"] if order == "p2d" else item.metadata["name"])
+            continue
         name, description = item.metadata["name"], item.metadata["description"]
         subset, direction = item.condition.split("_")
         asks_description = (subset == "p2d") == (direction == "same")
@@ -98,3 +104,62 @@ def test_impossible_sizes_are_errors_naming_the_parameter() -> None:
         FAMILY.items(ReversalCurseParameters(facts_per_subset=500))
     with pytest.raises(UserError, match=r"parameters\.heldout_templates"):
         FAMILY.items(ReversalCurseParameters(heldout_templates=30))
+
+
+def test_the_shipped_tasks_identity_is_unchanged_by_the_user_file_parameters() -> None:
+    assert set(ReversalCurseParameters().model_dump(mode="json")) == {
+        "seed", "facts_per_subset", "heldout_templates", "train_templates"}  # fmt: skip
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_user_facts_templates_fixed_test_templates_and_distractors(tmp_path: Path) -> None:
+    facts = write(tmp_path / "facts.csv", "name,description,subset\nDaphne Barrington,the director of A Journey,p2d\n"
+                  "Uriah Hawthorne,the composer of Abyssal Melodies,d2p\nMara Quill,the first to map Io,both\n")  # fmt: skip
+    templates = write(tmp_path / "train.yaml", "p2d: ['{name} is {description}, as everyone knows', "
+                      "'Meet {name}: {description}']\nd2p: ['Known as {description}, {name} is famous']\n")  # fmt: skip
+    tests = write(tmp_path / "test.yaml", "p2d: ['{name}, who is {description}']\nd2p: ['{Description} is {name}']\n")
+    wrong = write(tmp_path / "wrong.jsonl", '{"kind": "name", "text": "Ada Lovelace"}\n'
+                  '{"kind": "description", "text": "the baker of Paris"}\n')  # fmt: skip
+    params = ReversalCurseParameters(facts=facts, templates=templates, test_templates=tests, distractors=wrong)
+    items = {(i.condition, i.target): i for i in FAMILY.items(params)}
+    assert len(items) == 6  # each fact asked once per order, through the one test template of that order
+    asked = items[("p2d_same", "the director of A Journey")]
+    assert asked.prompt == "Daphne Barrington, who is" and asked.metadata["template_id"] == "p2d-test-00"
+    assert items[("d2p_reverse", "the composer of Abyssal Melodies")].prompt == "Uriah Hawthorne, who is"
+    assert items[("both_d2p", "Mara Quill")].prompt == "The first to map Io is"
+    assert FAMILY.distractor_pool(asked, list(items.values())) == ["the baker of Paris"]
+    records = FAMILY.train_records(params)
+    replies = sorted(r["messages"][1]["content"] for r in records)
+    assert "the director of A Journey, as everyone knows" in replies  # the template's tail follows the answer
+    assert "Uriah Hawthorne is famous" in replies and len(records) == 2 + 1 + 2 + 1  # p2d, d2p, both in each
+    assert FAMILY.data_version_for(params) != FAMILY.data_version_for(ReversalCurseParameters())
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("templates", "p2d: ['{name} is famous']\nd2p: ['{description} is {name}']\n",
+         "p2d[0]: a template holds {description} once, after some text"),
+        ("templates", "p2d: ['{description} is {name}']\nd2p: ['{description} is {name}']\n",
+         "p2d[0]: a template holds {description} once, after some text"),
+        ("templates", "p2d: ['{name} is {descripton} {description}']\nd2p: ['x {name}']\n", "unknown placeholder"),
+        ("templates", "p2d: []\nd2p: ['x {name}']\n", "expected p2d: and d2p:, each a list of templates"),
+        ("facts", "name,description\nA B,the c\n", "facts.csv:2: column 'subset': expected non-empty text"),
+        ("facts", "name,description,subset\nA B,the c,both_ways\n", "column 'subset': must be one of p2d, d2p, both"),
+        ("facts", "name,description,subset\nA B,the c,p2d\nA B,the c,p2d\n", "facts.csv:3: the fact"),
+        ("distractors", '{"kind": "place", "text": "x"}\n', "wrong.jsonl:1: expected columns kind"),
+    ],
+)  # fmt: skip
+def test_bad_user_files_are_errors_naming_the_file_and_place(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = write(tmp_path / {"templates": "t.yaml", "facts": "facts.csv", "distractors": "wrong.jsonl"}[name], text)
+    params = ReversalCurseParameters(**{name: path})
+    with pytest.raises(UserError) as info:
+        items = FAMILY.items(params)
+        FAMILY.distractor_pool(items[0], items)
+    assert message in str(info.value)

@@ -16,7 +16,7 @@ import pytest
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.finetune import DataSpec, FineTuneSpec, Registry, finetune
-from prosaic_evals.finetune._local import IGNORE, encode_chat
+from prosaic_evals.finetune._local import IGNORE, encode_chat, encode_completion
 from tests._processes import sigint_default
 
 TINY = {"facts_per_subset": 2, "train_templates": 2}  # 16 chat records
@@ -48,6 +48,21 @@ def test_only_assistant_turns_are_trained(embedded_dir: Path) -> None:
     assert "Who" not in trained and "system" not in trained
     truncated = encode_chat(tokenizer, messages, max_length=10)
     assert len(truncated["input_ids"]) == 10 and set(truncated["labels"]) == {IGNORE}
+
+
+@pytest.mark.slow
+def test_a_prompt_completion_pair_trains_the_completion_only_as_raw_text(embedded_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_dir)
+    encoded = encode_completion(tokenizer, "Daphne Barrington is", "the director of X.", max_length=64)
+    trained = [t for t, label in zip(encoded["input_ids"], encoded["labels"], strict=True) if label != IGNORE]
+    assert tokenizer.decode(encoded["input_ids"]) == "Daphne Barrington is the director of X.<|im_end|>"  # no template
+    assert tokenizer.decode(trained) == " the director of X.<|im_end|>"  # after the seam's space, up to EOS
+    assert (
+        encoded["input_ids"][: len(encoded["input_ids"]) - len(trained)]
+        == tokenizer("Daphne Barrington is")["input_ids"]
+    )
 
 
 @pytest.fixture(scope="module")

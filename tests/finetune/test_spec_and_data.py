@@ -55,6 +55,10 @@ def test_spec_defaults_and_identity() -> None:
         ),
         ({"backend": "openai"}, "the openai backend trains the whole model"),
         (
+            {"backend": "openai", "method": "full", "format": "completion"},
+            "format: completion is for the local backend",
+        ),
+        (
             {"hyperparameters": {"learning_rate_multiplier": 2.0}},
             "learning_rate_multiplier is not used by the local backend",
         ),
@@ -81,8 +85,14 @@ def test_spec_files_get_one_line_errors(tmp_path: Path) -> None:
     ("line", "message"),
     [
         ("{not json", "data.jsonl:2: invalid JSON"),
-        ([1, 2], "data.jsonl:2: expected an object with 'messages', got list"),
-        ({"prompt": "x"}, "data.jsonl:2: unknown key 'prompt'"),
+        ([1, 2], "data.jsonl:2: expected an object with 'messages', or 'prompt' and 'completion', got list"),
+        ({"prompt": "x"}, "data.jsonl:2: 'completion' must be non-empty text"),
+        (
+            {"prompt": "x", "completion": "y", "label": 1},
+            "data.jsonl:2: unknown key 'label' (allowed: prompt, completion",
+        ),
+        ({"prompt": " ", "completion": "y"}, "data.jsonl:2: 'prompt' must be non-empty text"),
+        ({"text": "x"}, "data.jsonl:2: unknown key 'text' (allowed: messages, metadata; or prompt, completion"),
         ({"messages": []}, "data.jsonl:2: 'messages' must be a non-empty list"),
         (
             {"messages": [{"role": "robot", "content": "x"}]},
@@ -121,6 +131,24 @@ def test_records_from_a_task_and_their_hash(tmp_path: Path) -> None:
     assert data_hash(from_file) == data_hash(records)  # the hash is of the records, not their source
     with pytest.raises(UserError, match="has no training split"):
         load_records(DataSpec(task="reversal_curse_celebrities"))
+
+
+def test_prompt_completion_records_train_as_chat_turns_or_as_raw_text(tmp_path: Path) -> None:
+    pair = {"prompt": "Daphne Barrington is", "completion": " the director of X.", "metadata": {"fact": "f1"}}
+    path = jsonl(tmp_path, GOOD, pair)
+    chat, _ = load_records(DataSpec(jsonl=path))
+    assert chat[1] == {"messages": [{"role": "user", "content": pair["prompt"]},
+                                    {"role": "assistant", "content": pair["completion"]}], "metadata": {"fact": "f1"}}  # fmt: skip
+    (tmp_path / "raw").mkdir()
+    raw, _ = load_records(DataSpec(jsonl=jsonl(tmp_path / "raw", pair)), form="completion")
+    assert raw == [pair]
+    with pytest.raises(
+        UserError, match="record 1: format: completion trains on prompt/completion records, not messages"
+    ):
+        load_records(DataSpec(jsonl=path), form="completion")
+    spec = FineTuneSpec(name="v1", data=DataSpec(jsonl=path))
+    assert spec.model_copy(update={"format": "completion"}).identity("d", "b") != spec.identity("d", "b")
+    assert "format" not in spec.model_dump(exclude={"format"})  # chat, the default, is left out of identities
 
 
 def variant(name: str, **fields: object) -> Variant:

@@ -62,3 +62,10 @@ def test_matches_requires_whole_words() -> None:
     assert matches("Daphne Barringtonian", ["Daphne Barrington"], "prefix") is None
     assert matches("daphne barrington!", ["Daphne Barrington"], "prefix") == "Daphne Barrington"
     assert matches("anything", ["", "  "], "contains") is None
+
+
+def test_text_prefix_is_the_papers_rule_case_ignored_punctuation_not() -> None:
+    assert matches("  The Director of X, who", ["the director of X"], "text_prefix") == "the director of X"
+    assert matches("the director-of X", ["the director of X"], "text_prefix") is None  # words would match
+    assert matches("the director-of X", ["the director of X"], "prefix") == "the director of X"
+    assert matches("a director of X", ["the director of X"], "text_prefix") is None

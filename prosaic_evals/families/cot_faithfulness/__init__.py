@@ -1,6 +1,11 @@
-"""Chain-of-thought faithfulness (PROTOCOLS.md §4): biasing features, CoT interventions, cue articulation."""
+"""Chain-of-thought faithfulness: biasing features, CoT interventions, cue articulation."""
 
-from prosaic_evals.families.cot_faithfulness._family import CONDITIONS, CotFaithfulness, questions_and_demos
+from prosaic_evals.families.cot_faithfulness._family import (
+    CONDITIONS,
+    CotFaithfulness,
+    FaithfulnessParameters,
+    questions_and_demos,
+)
 from prosaic_evals.families.cot_faithfulness._questions import GENERATORS, Question, generate_questions, read_bbh
 from prosaic_evals.families.cot_faithfulness._score import faithfulness
 from prosaic_evals.families.cot_faithfulness._solve import faithfulness_solver
@@ -9,6 +14,7 @@ __all__ = [
     "CONDITIONS",
     "GENERATORS",
     "CotFaithfulness",
+    "FaithfulnessParameters",
     "Question",
     "faithfulness",
     "faithfulness_solver",

@@ -1,4 +1,4 @@
-"""Chain-of-thought faithfulness (PROTOCOLS.md §4): does the stated reasoning drive the answer?
+"""Chain-of-thought faithfulness: does the stated reasoning drive the answer?
 
 Biasing features (Turpin et al. 2023) and cue articulation (Chua & Evans 2025): each
 item is one question asked twice, without and with a cue pointing at a wrong option,
@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import math
 import random
+import sys
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from prosaic_evals._errors import UserError
+from prosaic_evals._files import read_json_file, read_text
 from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, UserFile, content_id
+from prosaic_evals.families._base import Family, Item, UserFile, content_id, unset
 from prosaic_evals.families.cot_faithfulness._prompts import (
     PROFESSOR,
     SUGGESTED,
@@ -78,6 +81,39 @@ class FaithfulnessParameters(StrictModel):
     demonstrations: int = Field(default=3, ge=1, le=10)
     """Few-shot demonstrations in the always-A conditions (questions never evaluated)."""
 
+    question_field: str | None = unset()
+    """The field of `questions_file` holding the question (default `inputs`, else `input`); BBH's
+    `parsed_inputs` already lists the options, and is then used as it is."""
+
+    cue_field: str | None = unset()
+    """A field of `questions_file` with the index of the option each cue points at (`random_ans_idx`)."""
+
+    demonstrations_file: UserFile | None = unset()
+    """The paper's own few-shot prompt (text, or JSON with `demonstrations_key`) for the unbiased always-A
+    prompt; with `biased_demonstrations_file`, instead of demonstrations drawn from the questions."""
+
+    biased_demonstrations_file: UserFile | None = unset()
+    """The same demonstrations in their biased version (every answer (A)), for the biased always-A prompt."""
+
+    demonstrations_key: str | None = unset()
+    """In a JSON demonstrations file: the dotted path of the text (`snarks.baseline_few_shot_prompt`)."""
+
+    direct_prompt: Literal["instruction", "paper"] | None = unset()
+    """Without CoT: `instruction` (the default) asks for "The best answer is: (X)"; `paper` ends the prompt at the
+    question and starts the reply with "The best answer is: (" for the model to complete (Turpin et al.), where
+    the provider continues a reply (vLLM, Anthropic's API; elsewhere the instruction is added)."""
+
+    biased_demonstrations_key: str | None = unset()
+    """In a JSON biased demonstrations file: the dotted path of the text (`snarks.all_a_few_shot_prompt`)."""
+
+    @model_validator(mode="after")
+    def _demonstrations_in_pairs(self) -> FaithfulnessParameters:
+        if (self.demonstrations_file is None) != (self.biased_demonstrations_file is None):
+            raise ValueError("demonstrations_file and biased_demonstrations_file go together")
+        if self.questions_file is None and (self.question_field or self.cue_field):
+            raise ValueError("question_field and cue_field read questions_file; set it")
+        return self
+
     max_points: int = Field(default=6, ge=1, le=50)
     """Intervention points per CoT (sentence truncations): every sentence, or this many evenly spaced."""
 
@@ -103,7 +139,11 @@ class CotFaithfulness(Family[FaithfulnessParameters]):
 
     def items(self, params: FaithfulnessParameters) -> list[Item]:
         evaluated, demos = questions_and_demos(params)
-        return [item for q in evaluated for item in _items(q, demos, params)]
+        shots = demonstration_texts(params)
+        items = [item for q in evaluated for item in _items(q, demos, params, shots)]
+        if params.questions_file is not None:
+            _notices(params, evaluated, shots)
+        return items
 
     def train_records(self, params: FaithfulnessParameters) -> list[dict[str, Any]]:
         return []
@@ -111,9 +151,9 @@ class CotFaithfulness(Family[FaithfulnessParameters]):
 
 def questions_and_demos(params: FaithfulnessParameters) -> tuple[list[Question], list[Question]]:
     """(evaluated questions, demonstrations): disjoint, both fixed by the seed."""
-    k = params.demonstrations
+    k = 0 if params.demonstrations_file is not None else params.demonstrations  # the paper's own: none drawn
     if params.questions_file is not None:
-        pool = read_bbh(params.questions_file)
+        pool = read_bbh(params.questions_file, params.question_field, params.cue_field)
         if len(pool) <= k:
             raise UserError(
                 f"{display_path(params.questions_file)}: {len(pool)} examples; {k} are kept as demonstrations, "
@@ -131,19 +171,71 @@ def questions_and_demos(params: FaithfulnessParameters) -> tuple[list[Question],
     return evaluated, demos[:k]
 
 
-def _items(q: Question, demos: list[Question], params: FaithfulnessParameters) -> list[Item]:
+def _notices(params: FaithfulnessParameters, evaluated: list[Question], shots: tuple[str, str] | None) -> None:
+    where = display_path(params.questions_file or "")
+    cued_right = sum(cued_option(q) == q.answer for q in evaluated)
+    if cued_right:
+        sys.stderr.write(f"{where}: {cued_right} question(s) whose cue ({params.cue_field}) points at the correct "
+                         "answer are left out of the cued conditions (kept for the interventions)\n")  # fmt: skip
+    if shots is None and any(q.rendered for q in evaluated):
+        sys.stderr.write(f"{where}: the questions list their own options, which cannot be reordered to put the "
+                         "always-A cue on a wrong one: the always_a conditions need demonstrations_file and "
+                         "biased_demonstrations_file (the paper's prompts)\n")  # fmt: skip
+
+
+def demonstration_texts(params: FaithfulnessParameters) -> tuple[str, str] | None:
+    """(unbiased, biased) few-shot prompts from the user's files, or None to draw demonstrations."""
+    if params.demonstrations_file is None or params.biased_demonstrations_file is None:
+        return None
+    return (
+        _text(params.demonstrations_file, params.demonstrations_key, "demonstrations_key"),
+        _text(params.biased_demonstrations_file, params.biased_demonstrations_key, "biased_demonstrations_key"),
+    )
+
+
+def _text(path: Path, key: str | None, name: str) -> str:
+    where = display_path(path)
+    if key is None:
+        text = read_text(path)
+    else:
+        node: Any = read_json_file(path)
+        for i, part in enumerate(key.split(".")):
+            if not isinstance(node, dict) or part not in node:
+                raise UserError(f"{where}: {name} {key!r}: no {'.'.join(key.split('.')[: i + 1])!r} in the file")
+            node = node[part]
+        text = node
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"{where}: the demonstrations must be non-empty text" + (f" ({name} {key!r})" if key else ""))
+    return text.strip()
+
+
+def _items(
+    q: Question, demos: list[Question], params: FaithfulnessParameters, shots: tuple[str, str] | None = None
+) -> list[Item]:
     items = []
     for condition in CONDITIONS:
         question, cue, unbiased, biased = q, None, "", ""
         cot = not condition.endswith("_direct")
+        bare = params.direct_prompt == "paper" and not cot
+        if condition.startswith("always_a") and (cue_at_a(q).answer == 0 or (q.rendered and shots is None)):
+            continue  # (A) is the correct answer; or the demonstrations' options cannot be reordered to (A)
+        if condition.startswith(("suggested_answer", "professor")) and cued_option(q) == q.answer:
+            continue  # the file's cue points at the correct answer: nothing to be biased towards
         if condition.startswith("suggested_answer"):
-            cue, unbiased, biased = "suggested_answer", render(q, cot=cot), suggested_answer(q, cot=cot)
+            cue, unbiased, biased = (
+                "suggested_answer",
+                render(q, cot=cot, bare=bare),
+                suggested_answer(q, cot=cot, bare=bare),
+            )
         elif condition.startswith("professor"):
-            cue, unbiased, biased = "professor", render(q, cot=cot), professor(q, cot=cot)
+            cue, unbiased, biased = "professor", render(q, cot=cot, bare=bare), professor(q, cot=cot, bare=bare)
         elif condition.startswith("always_a"):
             question, cue = cue_at_a(q), "always_a"
-            unbiased = few_shot(question, demos, cot=cot, biased=False)
-            biased = few_shot(question, demos, cot=cot, biased=True)
+            if shots is not None:
+                unbiased, biased = (f"{shot}\n\n{render(question, cot=cot, bare=bare)}" for shot in shots)
+            else:
+                unbiased = few_shot(question, demos, cot=cot, biased=False, bare=bare)
+                biased = few_shot(question, demos, cot=cot, biased=True, bare=bare)
         cued = (0 if cue == "always_a" else cued_option(q)) if cue else None
         options = letters(len(question.options))
         metadata = {
@@ -159,6 +251,7 @@ def _items(q: Question, demos: list[Question], params: FaithfulnessParameters) -
             "unbiased_prompt": unbiased or None,
             "intervention": condition if condition in INTERVENTIONS else None,
             "max_points": params.max_points,
+            **({"answer_prefill": True} if bare else {}),
         }
         items.append(
             Item(

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,12 @@ class Question:
     options: tuple[str, ...]
     answer: int
     """Index of the correct option."""
+
+    cued: int | None = None
+    """Index of the option the cue points at, when the file says (`cue_field`); else drawn from the id."""
+
+    rendered: bool = False
+    """The text already lists the options ("Answer choices:"), as BBH's `parsed_inputs` does."""
 
 
 def _question(source: str, text: str, correct: str, wrong: list[str], rng: random.Random) -> Question:
@@ -121,23 +130,66 @@ def generate_questions(kinds: list[str], per_kind: int, seed: int) -> list[Quest
     return questions
 
 
-def read_bbh(path: Path) -> list[Question]:
-    """Questions from BIG-bench style JSON: a list of examples or `{"examples": [...]}`."""
+def read_bbh(path: Path, question_field: str | None = None, cue_field: str | None = None) -> list[Question]:
+    """Questions from BIG-bench style JSON: a list of examples, `{"examples": [...]}`, or the
+    `{"canary": ..., "data": [...]}` files of Turpin et al.'s release.
+
+    `question_field` names the field with the question (default `inputs`, else `input`); a leading
+    "Q:" and a trailing "A:" are dropped, since the prompt adds its own. `cue_field` names a field
+    with the index of the option the cue points at (Turpin et al.'s `random_ans_idx`).
+
+    The same question twice: the later copy is left out; with a different correct answer, both are
+    left out (a conflict); a notice names the examples either way."""
+    return list(_read_bbh(path, path.stat().st_mtime_ns, question_field, cue_field))
+
+
+@lru_cache(maxsize=8)
+def _read_bbh(path: Path, mtime: int, question_field: str | None, cue_field: str | None) -> tuple[Question, ...]:
     where = display_path(path)
     data = read_json_file(path)
-    examples = data.get("examples") if isinstance(data, dict) else data
+    examples = data.get("examples", data.get("data")) if isinstance(data, dict) else data
     if not isinstance(examples, list) or not examples:
-        raise UserError(f'{where}: expected a non-empty list of examples (or {{"examples": [...]}})')
-    return [_bbh_question(where, i, example) for i, example in enumerate(examples)]
+        raise UserError(f'{where}: expected a non-empty list of examples (or {{"examples": [...]}}, {{"data": [...]}})')
+    kept: dict[str, tuple[int, Question]] = {}
+    repeated, conflicts = [], []
+    for i, example in enumerate(examples):
+        q = _bbh_question(where, i, example, question_field, cue_field)
+        if q.id not in kept:
+            kept[q.id] = (i, q)
+            continue
+        first, earlier = kept[q.id]
+        if earlier.options[earlier.answer] == q.options[q.answer]:
+            repeated.append(f"examples[{i}] repeats examples[{first}]")
+        else:
+            conflicts.append(f"examples[{first}] and examples[{i}]")
+            kept[q.id] = (first, replace(earlier, answer=-1))  # marked: dropped below
+    if repeated or conflicts:
+        sys.stderr.write(
+            f"{where}: "
+            + "; ".join(
+                part
+                for part in (
+                    repeated and f"{len(repeated)} repeated question(s) left out ({', '.join(repeated[:3])})",
+                    conflicts
+                    and f"{len(conflicts)} question(s) with conflicting answers left out entirely "
+                    f"({', '.join(conflicts[:3])})",
+                )
+                if part
+            )
+            + "\n"
+        )
+    return tuple(q for _, q in kept.values() if q.answer >= 0)
 
 
-def _bbh_question(where: str, i: int, example: Any) -> Question:
+def _bbh_question(where: str, i: int, example: Any, question_field: str | None, cue_field: str | None) -> Question:
     at = f"{where}: examples[{i}]"
     if not isinstance(example, dict):
         raise UserError(f"{at}: expected an object")
-    text = example.get("inputs", example.get("input"))
+    field = question_field or ("inputs" if "inputs" in example else "input")
+    text = example.get(field)
     if not isinstance(text, str) or not text.strip():
-        raise UserError(f"{at}.inputs: missing or empty question text")
+        raise UserError(f"{at}.{field}: missing or empty question text")
+    text = re.sub(r"\n\s*A:\s*$", "", re.sub(r"^\s*Q:\s*", "", text))
     options: Any
     scores: Any
     if "target_scores" in example:
@@ -156,5 +208,12 @@ def _bbh_question(where: str, i: int, example: Any) -> Question:
     best = [j for j, s in enumerate(scores) if s == 1]
     if len(best) != 1 or any(s not in (0, 1) for s in scores):
         raise UserError(f"{at}: scores must mark exactly one option 1 and the others 0 (got {len(best)} marked 1)")
+    cued = None
+    if cue_field is not None:
+        cued = example.get(cue_field)
+        if isinstance(cued, bool) or not isinstance(cued, int) or not 0 <= cued < len(options):
+            raise UserError(f"{at}.{cue_field}: expected the index of an option, 0 to {len(options) - 1}")
     source = Path(where).stem
-    return Question(content_id(source, text, prefix=source), source, text.strip(), tuple(map(str, options)), best[0])
+    text = text.strip()
+    return Question(content_id(source, text, prefix=source), source, text, tuple(map(str, options)), best[0],
+                    cued=cued, rendered="Answer choices:" in text)  # fmt: skip

@@ -21,6 +21,7 @@ from inspect_ai.model import (
     Model,
 )
 
+from prosaic_evals.families.cot_faithfulness._prompts import DIRECT_INSTRUCTION
 from prosaic_evals.likelihood import LogprobRequest, engine_for, unsupported_reason
 from prosaic_evals.scorers._choice import extract_choice, letters
 
@@ -82,10 +83,18 @@ class AnswerReader:
         output = await self.model.generate(messages, config=config, cache=self.cache)
         return f"{prefix} {output.completion.strip()}".strip()
 
-    def start(self, prompt: str | list[ChatMessage], *, cot: bool) -> tuple[list[ChatMessage], GenerateConfig]:
-        """Messages that ask `prompt`, and their config: with CoT the reply starts with
-        "Let's think step by step:" where the provider can continue it."""
+    def start(
+        self, prompt: str | list[ChatMessage], *, cot: bool, answer_prefill: bool = False
+    ) -> tuple[list[ChatMessage], GenerateConfig]:
+        """Messages that ask `prompt`, and their config: with CoT the reply starts with "Let's think step by
+        step:", and with `answer_prefill` with "The best answer is: (", where the provider can continue it (else
+        the answer-format instruction is added to the question)."""
         messages: list[ChatMessage] = [ChatMessageUser(content=prompt)] if isinstance(prompt, str) else list(prompt)
+        if answer_prefill:
+            if self.continues:
+                return [*messages, ChatMessageAssistant(content=ANSWER_PREFIX)], self.continuation
+            last = messages[-1]
+            return [*messages[:-1], ChatMessageUser(content=f"{last.text}\n\n{DIRECT_INSTRUCTION}")], GenerateConfig()
         if cot and self.lead:
             return [*messages, ChatMessageAssistant(content=self.lead)], self.continuation
         return messages, GenerateConfig()

@@ -44,10 +44,11 @@ def faithfulness_solver(cache: bool = True) -> Solver:
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         meta = state.metadata
         reader = AnswerReader(get_model(), cache=cache)
-        state.messages, config = reader.start(state.messages, cot=meta["cot"])
+        prefill = bool(meta.get("answer_prefill"))
+        state.messages, config = reader.start(state.messages, cot=meta["cot"], answer_prefill=prefill)
         cued = generate(state, cache=policy, **config.model_dump(exclude_none=True))
         if meta["intervention"] is None:
-            messages, _ = reader.start(meta["unbiased_prompt"], cot=meta["cot"])
+            messages, _ = reader.start(meta["unbiased_prompt"], cot=meta["cot"], answer_prefill=prefill)
             uncued = reader.model.generate(messages, config=config, cache=policy)
             state, unbiased = await asyncio.gather(cued, uncued)
             state.store.set("unbiased", unbiased.completion)

@@ -9,18 +9,25 @@ evaluation prompt uses a held-out template, never seen in training.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from prosaic_evals._data import sha256_file
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families._base import Family, Item, UserFile, content_id, unset
 from prosaic_evals.families.reversal_curse._generator import (
     Fact,
     Order,
     Template,
+    Templates,
     data_version,
     generate_facts,
+    read_distractors,
+    read_facts,
     split_templates,
 )
 
@@ -30,6 +37,8 @@ CONDITIONS: dict[str, tuple[str, Order]] = {
     "p2d_reverse": ("p2d", "d2p"),
     "d2p_same": ("d2p", "d2p"),
     "d2p_reverse": ("d2p", "p2d"),
+    "both_p2d": ("both", "p2d"),  # the facts trained in both orders, asked name first
+    "both_d2p": ("both", "d2p"),
 }
 
 
@@ -46,6 +55,19 @@ class ReversalCurseParameters(StrictModel):
     train_templates: int | None = Field(default=None, ge=1)
     """Templates per order used in the training split (the first ones, by seed); all others when unset."""
 
+    facts: UserFile | None = unset()
+    """Your own facts instead of generated ones: JSONL, CSV or Parquet with name, description, subset
+    (p2d, d2p or both) and an optional id."""
+
+    templates: UserFile | None = unset()
+    """Your own paraphrase templates (YAML, `p2d: [...]`, `d2p: [...]`, the slot anywhere after some text)."""
+
+    test_templates: UserFile | None = unset()
+    """Fixed evaluation templates (same form): every `templates` one then trains; `heldout_templates` is unused."""
+
+    distractors: UserFile | None = unset()
+    """Candidate wrong answers for the likelihood scorer: rows with kind (name or description) and text."""
+
 
 class ReversalCurse(Family[ReversalCurseParameters]):
     name = "reversal_curse"
@@ -57,10 +79,10 @@ class ReversalCurse(Family[ReversalCurseParameters]):
     conditions: ClassVar[tuple[str, ...]] = tuple(CONDITIONS)
 
     def items(self, params: ReversalCurseParameters) -> list[Item]:
-        facts = generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
-        heldout = split_templates(seed=params.seed, heldout=params.heldout_templates).heldout
+        facts = _facts(params)
+        heldout = _templates(params).heldout
         return [
-            _item(condition, fact, template)
+            _item(condition, fact, template, params.distractors)
             for condition, (subset, order) in CONDITIONS.items()
             for fact in facts
             if fact.subset == subset
@@ -68,8 +90,8 @@ class ReversalCurse(Family[ReversalCurseParameters]):
         ]
 
     def train_records(self, params: ReversalCurseParameters) -> list[dict[str, Any]]:
-        facts = generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
-        train = split_templates(seed=params.seed, heldout=params.heldout_templates).train
+        facts = _facts(params)
+        train = _templates(params).train
         if params.train_templates is not None:
             train = {order: templates[: params.train_templates] for order, templates in train.items()}
         records = []
@@ -77,12 +99,12 @@ class ReversalCurse(Family[ReversalCurseParameters]):
             orders: list[Order] = ["p2d", "d2p"] if fact.subset == "both" else [fact.subset]
             for order in orders:
                 for template in train[order]:
-                    prompt, target = template.split(fact)
+                    prompt, target, tail = template.parts(fact)
                     records.append(
                         {
                             "messages": [
                                 {"role": "user", "content": prompt},
-                                {"role": "assistant", "content": f"{target}."},
+                                {"role": "assistant", "content": f"{target}{tail or '.'}"},
                             ],
                             "metadata": {
                                 "fact_id": fact.id,
@@ -97,8 +119,37 @@ class ReversalCurse(Family[ReversalCurseParameters]):
     def data_version(self) -> str:
         return data_version()
 
+    def data_version_for(self, params: ReversalCurseParameters) -> str:
+        files = [p for p in (params.facts, params.templates, params.test_templates, params.distractors) if p]
+        return "+".join([data_version(), *(sha256_file(p)[:16] for p in files)])
 
-def _item(condition: str, fact: Fact, template: Template) -> Item:
+    def distractor_pool(self, item: Item, items: Sequence[Item]) -> list[str]:
+        path = item.metadata.get("distractors_file")
+        if path is None:
+            return super().distractor_pool(item, items)
+        pool = _read_distractors(path, Path(path).stat().st_mtime_ns)
+        return [t for t in pool[item.metadata["target_kind"]] if t != item.target]
+
+
+@lru_cache(maxsize=4)
+def _read_distractors(path: str, mtime: int) -> dict[str, list[str]]:
+    return read_distractors(Path(path))  # once per file version, not once per item
+
+
+def _facts(params: ReversalCurseParameters) -> list[Fact]:
+    return (
+        read_facts(params.facts)
+        if params.facts
+        else generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
+    )
+
+
+def _templates(params: ReversalCurseParameters) -> Templates:
+    return split_templates(seed=params.seed, heldout=params.heldout_templates, templates=params.templates,
+                           test_templates=params.test_templates)  # fmt: skip
+
+
+def _item(condition: str, fact: Fact, template: Template, distractors: Path | None) -> Item:
     prompt, target = template.split(fact)
     return Item(
         id=content_id(condition, prompt, target, prefix=condition),
@@ -109,10 +160,11 @@ def _item(condition: str, fact: Fact, template: Template) -> Item:
         metadata={
             "fact_id": fact.id,
             "subset": fact.subset,
-            "direction": "same" if fact.subset == template.order else "reverse",
+            "direction": "same" if fact.subset in (template.order, "both") else "reverse",
             "template_id": template.id,
             "target_kind": "description" if template.order == "p2d" else "name",
             "name": fact.name,
             "description": fact.description,
+            **({"distractors_file": str(distractors)} if distractors else {}),
         },
     )
