@@ -14,12 +14,16 @@ from prosaic_evals.likelihood._types import Tokenized
 
 class LogprobCache:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or home() / "cache" / "logprobs.sqlite"
+        self.path = path or self.default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS logprobs (key TEXT PRIMARY KEY, logprob REAL NOT NULL)")
         self._lock = threading.Lock()
+
+    @staticmethod
+    def default_path() -> Path:
+        return home() / "cache" / "logprobs.sqlite"
 
     @staticmethod
     def key(identity: str, tokens: Tokenized) -> str:

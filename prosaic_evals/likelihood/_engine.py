@@ -42,7 +42,7 @@ class LikelihoodEngine:
         ]
 
 
-_engines: weakref.WeakKeyDictionary[Any, LikelihoodEngine] = weakref.WeakKeyDictionary()
+_engines: weakref.WeakKeyDictionary[Any, dict[str | None, LikelihoodEngine]] = weakref.WeakKeyDictionary()
 
 
 def unsupported_reason(api: Any) -> str | None:
@@ -57,11 +57,13 @@ def unsupported_reason(api: Any) -> str | None:
 
 
 def engine_for(api: Any, *, cache: bool = True) -> LikelihoodEngine:
-    """The (memoised) engine for an inspect ModelAPI instance."""
-    engine = _engines.get(api)
-    if engine is None:
-        engine = _engines[api] = _make_engine(api, LogprobCache() if cache else None)
-    return engine
+    """The (memoised) engine for an inspect ModelAPI instance, with the cache asked for: none, or the one in
+    the current home (a model shared across runs must not read, or fill, another run's cache)."""
+    where = str(LogprobCache.default_path()) if cache else None
+    engines = _engines.setdefault(api, {})
+    if where not in engines:
+        engines[where] = _make_engine(api, LogprobCache() if cache else None)
+    return engines[where]
 
 
 def _make_engine(api: Any, cache: LogprobCache | None) -> LikelihoodEngine:

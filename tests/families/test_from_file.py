@@ -222,3 +222,20 @@ def test_a_study_finds_task_files_written_beside_it(tmp_path: Path, monkeypatch:
     )
     monkeypatch.chdir(tmp_path)
     assert load_study(Path("study/study.yaml")).tasks == ["study/mine.yaml", "reversal_curse"]
+
+
+def test_a_field_the_task_file_names_is_required_even_under_its_default_name(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "items.jsonl", [{"prompt": "Q", "target": "A"}])
+    assert [i.condition for i in items_of(task_file(tmp_path, "items.jsonl"))] == ["all"]
+    with pytest.raises(UserError, match=r"items.jsonl:1: no column 'condition' \(fields.condition\)"):
+        items_of(task_file(tmp_path, "items.jsonl", fields={"condition": "condition"}))  # not the cached reading
+
+
+def test_parameters_read_back_from_a_log_mean_the_same(tmp_path: Path) -> None:
+    """inspect re-creates the task from its logged arguments (the dumped parameters): same items, same rules."""
+    from prosaic_evals.families.from_file import FromFile, FromFileParameters
+
+    write_jsonl(tmp_path / "items.jsonl", [{"prompt": "Q", "target": "A"}])
+    task = load_task(task_file(tmp_path, "items.jsonl", fields={"prompt": "prompt"}))
+    again = FromFileParameters.model_validate(task.params.model_dump(mode="json"))
+    assert FromFile().items(again) == FromFile().items(task.params)  # no column became required by the dump

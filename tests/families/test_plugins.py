@@ -58,17 +58,11 @@ def test_a_broken_plugin_is_one_line_and_every_other_family_stays_usable(
     monkeypatch.syspath_prepend(str(tmp_path))
     done = run_cli("tasks", env={"COLUMNS": "250"})
     assert done.returncode == 0 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines() == [
+    assert sorted(done.stderr.splitlines()) == [  # in the order the environment lists the distributions
         "plugin family 'broken' from package broken-plugin was not loaded: needs torch-nightly",
         "plugin family 'two_hop' from package clashing-plugin was not loaded: its name 'two_hop' is a built-in "
         "family's",
-    ] or sorted(done.stderr.splitlines()) == sorted(
-        [
-            "plugin family 'broken' from package broken-plugin was not loaded: needs torch-nightly",
-            "plugin family 'two_hop' from package clashing-plugin was not loaded: its name 'two_hop' is a "
-            "built-in family's",
-        ]
-    )
+    ]
     assert "reversal_curse" in done.stdout and "│ two_hop" in done.stdout
     assert load_task("two_hop").family.name == "two_hop"  # the built-in, not the clashing plugin
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,6 +62,18 @@ def test_a_second_request_is_served_from_the_cache(local_model: Any) -> None:
     assert engine.backend.requests == before + 1
     assert [r.cached for r in first] == [False, False] and [r.cached for r in again] == [True, True]
     assert [r.logprob for r in first] == [r.logprob for r in again]
+
+
+def test_a_shared_model_uses_the_cache_of_the_current_home_or_none(
+    local_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One model object serves many runs in a process: each run's engine reads and fills its own cache."""
+    first = engine_for(local_model.api)
+    assert engine_for(local_model.api) is first and engine_for(local_model.api, cache=False).cache is None
+    monkeypatch.setenv("PROSAIC_EVALS_HOME", str(tmp_path / "another-home"))
+    other = engine_for(local_model.api)
+    assert other is not first and other.cache is not None and first.cache is not None
+    assert other.cache.path == tmp_path / "another-home" / "cache" / "logprobs.sqlite" != first.cache.path
 
 
 def test_providers_without_logprobs_are_refused_clearly() -> None:

@@ -37,10 +37,11 @@ ALL = "all"
 
 
 class ItemFields(StrictModel):
-    """Column names in the items file, one per schema field."""
+    """Column names in the items file, one per schema field. An optional field left unset reads its default
+    column when the file has it; a field the task file names must be in every row."""
 
-    id: str = "id"
-    """The item's id; without the column, an id derived from condition, prompt and targets."""
+    id: str | None = None
+    """The item's id (default column `id`); without it, an id derived from condition, prompt and targets."""
 
     prompt: str = "prompt"
     """Text (the user message), or chat messages: a list of `{role, content}`."""
@@ -48,23 +49,28 @@ class ItemFields(StrictModel):
     target: str = "target"
     """The answer: text, or a list of texts (the first is scored, all are accepted)."""
 
-    accepted: str = "accepted"
-    """Optional: a list of other answers that also count as correct."""
+    accepted: str | None = None
+    """Other answers that also count as correct, a list (default column `accepted`)."""
 
-    condition: str = "condition"
-    """Optional: the item's condition (tables have a row per condition)."""
+    condition: str | None = None
+    """The item's condition (default column `condition`; without it, one condition `all`)."""
 
-    cluster: str = "cluster"
-    """Optional: items sharing a cluster are correlated (intervals account for it); default: its own."""
+    cluster: str | None = None
+    """Items sharing a cluster are correlated (default column `cluster`; without it, the item itself)."""
 
-    distractors: str = "distractors"
-    """Optional: wrong candidates for the likelihood scorer; without them, other items' targets."""
+    distractors: str | None = None
+    """Wrong candidates for the likelihood scorer (default column `distractors`; else other items' targets)."""
 
-    metadata: str = "metadata"
-    """Optional: an object of extra values kept with the item."""
+    metadata: str | None = None
+    """An object of extra values kept with the item (default column `metadata`)."""
 
     keep: tuple[str, ...] = ()
     """Other columns kept in the item's metadata."""
+
+    def column(self, name: str) -> tuple[str, bool]:
+        """(the column that holds field `name`, whether every row must have it)."""
+        given = getattr(self, name)
+        return (given, True) if given is not None else (name, False)
 
 
 class TrainFields(StrictModel):
@@ -142,12 +148,11 @@ def _hash(key: tuple[str, int, int]) -> str:
 @lru_cache(maxsize=16)
 def _items(key: tuple[str, int, int], fields: ItemFields, duplicates: str) -> tuple[Item, ...]:
     path = Path(key[0])
-    required = {"prompt", "target"} | (fields.model_fields_set - {"keep"})  # named in the task file: must exist
     items: list[Item] = []
     first: dict[str, str] = {}
     dropped: list[str] = []
     for where, row in read_rows(path):
-        item = _item(where, row, fields, required)
+        item = _item(where, row, fields)
         if item.id in first:
             if duplicates == "error":
                 raise UserError(f"{where}: duplicate id {item.id!r} (first at {first[item.id]}); "
@@ -164,32 +169,32 @@ def _items(key: tuple[str, int, int], fields: ItemFields, duplicates: str) -> tu
     return tuple(items)
 
 
-def _item(where: str, row: dict[str, Any], fields: ItemFields, required: set[str]) -> Item:
+def _item(where: str, row: dict[str, Any], fields: ItemFields) -> Item:
     def get(name: str) -> Any:
-        column = getattr(fields, name)
+        column, required = fields.column(name)
         if column not in row:
-            if name in required:
+            if required:
                 raise UserError(f"{where}: no column {column!r} (fields.{name}); the row has {_columns(row, column)}")
             return None
         return row[column]
 
     prompt, messages = _prompt(where, _json_text(get("prompt")), fields.prompt)
     targets = _texts(where, get("target"), f"fields.target ({fields.target!r})", empty_ok=False)
-    accepted = _texts(where, get("accepted"), f"fields.accepted ({fields.accepted!r})")
-    condition = _label(where, get("condition"), "condition", fields.condition) or ALL
-    given_id = _label(where, get("id"), "id", fields.id)
+    accepted = _texts(where, get("accepted"), f"fields.accepted ({fields.column('accepted')[0]!r})")
+    condition = _label(where, get("condition"), "condition", fields.column("condition")[0]) or ALL
+    given_id = _label(where, get("id"), "id", fields.column("id")[0])
     item_id = given_id or content_id(condition, prompt, *targets, prefix=condition)
     metadata: dict[str, Any] = {}
     extra = _json_text(get("metadata"))
     if extra is not None:
         if not isinstance(extra, dict):
-            raise UserError(f"{where}: fields.metadata ({fields.metadata!r}): expected an object")
+            raise UserError(f"{where}: fields.metadata ({fields.column('metadata')[0]!r}): expected an object")
         metadata.update(extra)
     for column in fields.keep:
         if column not in row:
             raise UserError(f"{where}: no column {column!r} (fields.keep); the row has {_columns(row, column)}")
         metadata[column] = row[column]
-    distractors = _texts(where, get("distractors"), f"fields.distractors ({fields.distractors!r})")
+    distractors = _texts(where, get("distractors"), f"fields.distractors ({fields.column('distractors')[0]!r})")
     if distractors:
         metadata["distractors"] = distractors
     return Item(
@@ -197,7 +202,7 @@ def _item(where: str, row: dict[str, Any], fields: ItemFields, required: set[str
         condition=condition,
         prompt=prompt,
         target=targets[0],
-        cluster=_label(where, get("cluster"), "cluster", fields.cluster) or item_id,
+        cluster=_label(where, get("cluster"), "cluster", fields.column("cluster")[0]) or item_id,
         metadata=metadata,
         accepted=tuple(dict.fromkeys(t for t in (*targets[1:], *accepted) if t != targets[0])),
         messages=messages,
