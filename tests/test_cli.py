@@ -145,7 +145,7 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
         (["run", "two_hop", "-T", "conditions=two_hop_latent"], ["conditions[0]: unknown condition 'two_hop_latent'"]),
         (
             ["run", "two_hop", "-T", f"triplets_file={tmp / 'triplets.csv'}", "-T", "tokenizer=null"],
-            ["triplets.csv:3: e1 'Ann' already has a spouse on line 2"],
+            ["triplets.csv:3: e1 'Ann' already has an e2 (first at line 2)"],
         ),
         (["run", "two_hop", "-T", "heldout_templates=9"], ["heldout_templates: 9 leaves no cot_question template"]),
         (["run", "ooc_declarative", "-T", "conditions=act_twice"], ["conditions[0]: unknown condition 'act_twice'"]),

@@ -84,6 +84,9 @@ class Family(ABC, Generic[P]):
     Parameters: ClassVar[type[StrictModel]]
     conditions: ClassVar[tuple[str, ...]]
     scorers: ClassVar[frozenset[str]] = frozenset({"exact_match", "likelihood"})
+    scorer_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Scorer settings that follow this family's paper when a task file leaves them out: scorer name ->
+    {setting: value}. Applied before validation, so the task's identity records the value used."""
 
     @abstractmethod
     def items(self, params: P) -> list[Item]:

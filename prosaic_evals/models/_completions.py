@@ -2,7 +2,8 @@
 
 A task with `format: completion` marks its requests in `GenerateConfig.extra_body`; the vLLM
 providers (managed servers and running OpenAI-compatible servers) see the mark and call the
-completions endpoint, so inspect's cache, retries and logs work as for chat requests.
+completions endpoint, so inspect's cache, retries and logs work as for chat requests; local
+weights (`hf/`) render the prompt text alone (`_hf`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ COMPLETION_FORMAT = "prosaic_completion_format"
 """The mark in `GenerateConfig.extra_body`; it is never sent to a server."""
 
 CHAT_ONLY = (
-    "{task}: format: completion generates from raw text through /v1/completions, which {model} does not "
-    "offer here (chat only); use a vLLM server (local, vllm/<model>, variant/<name>, or a server URL)"
+    "{task}: format: completion generates from raw text, which {model} cannot do here (a chat-only API); "
+    "use a vLLM server (local, vllm/<model>, variant/<name>, or a server URL) or local weights (hf/<model>)"
 )
 
 
@@ -31,9 +32,10 @@ def is_completion(config: Any) -> bool:
 
 
 def supports_completion(api: Any) -> bool:
+    from prosaic_evals.models._hf import LocalWeightsAPI
     from prosaic_evals.models._provider import ManagedVLLMAPI, RunningServerAPI
 
-    return isinstance(api, ManagedVLLMAPI | RunningServerAPI)
+    return isinstance(api, ManagedVLLMAPI | RunningServerAPI | LocalWeightsAPI)
 
 
 async def complete(client: Any, model: str, input: list[Any], config: Any) -> tuple[Any, Any]:

@@ -125,6 +125,10 @@ def _register_model_info(model: Model) -> None:
         set_model_info(str(model), ModelInfo(context_length=api.launch.max_model_len))
     elif isinstance(api, HuggingFaceAPI | RunningServerAPI):
         set_model_info(str(model), ModelInfo())
+    if isinstance(api, HuggingFaceAPI):
+        from prosaic_evals.models._hf import adapt_local_weights
+
+        adapt_local_weights(api)
 
 
 def _running_server(url: str) -> tuple[str, str, str]:

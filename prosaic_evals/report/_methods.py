@@ -67,10 +67,21 @@ def tasks_paragraph(evidence: Evidence, scores: pd.DataFrame) -> str:
     return "Tasks. " + " ".join(sentences) + (f" Software: {', '.join(versions)}." if versions else "")
 
 
+SETTINGS = {
+    "normalize pmi": " (each candidate's summed log-probability minus its log-probability after an empty prompt)",
+    "normalize mean": " (per-token mean log-probabilities)",
+    "normalize sum": " (summed log-probabilities)",
+    "match text_prefix": " (the answer's text starts with the target, letter case ignored)",
+    "match prefix": " (the answer's first words are the target's; case and punctuation ignored)",
+}
+"""What a scorer setting means, for the methods paragraph."""
+
+
 def _task_sentence(log: Any, scores: pd.DataFrame, *, with_parameters: bool) -> str:
     meta = log.metadata
     scorer = meta.get("scorer") or {}
-    scoring = ", ".join(f"{k} {v}" for k, v in scorer.items() if k != "name")
+    scoring = ", ".join(f"{k} {v}" + SETTINGS.get(f"{k} {v}", "") for k, v in scorer.items()
+                        if k != "name" and v is not None)  # fmt: skip
     mine = scores[scores["task"] == log.task]
     n = f"{_span(mine['n'])} items in {_span(mine['clusters'])} clusters"
     decoding = ", ".join(f"{k} {v}" for k, v in log.decoding.items() if k != "extra_body")  # extra_body: a mark

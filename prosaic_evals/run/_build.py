@@ -16,6 +16,7 @@ from prosaic_evals.spec import (
     ChainOfThoughtSpec,
     ExactMatchSpec,
     FaithfulnessSpec,
+    JudgeSpec,
     LikelihoodSpec,
     LoadedTask,
 )
@@ -97,9 +98,11 @@ def build_task(task: LoadedTask, *, cache: bool = True) -> Task:
     else:
         if isinstance(spec.scorer, BehaviourSpec):
             _check_graders(task, items)
+        if isinstance(spec.scorer, ChainOfThoughtSpec):
+            _check_bridges(task, items)
         samples = [_sample(item) for item in items]
         solver = [generate(cache=CachePolicy(expiry=None) if cache else False)]
-        scorer = _generation_scorer(spec.scorer)
+        scorer = _generation_scorer(spec.scorer, cache)
         config = spec.generation.to_config()
         if spec.format == "completion":  # read by the vLLM providers, which then call /v1/completions
             config = config.merge(GenerateConfig(extra_body={COMPLETION_FORMAT: True}))
@@ -127,9 +130,18 @@ def _check_graders(task: LoadedTask, items: list[Item]) -> None:
             )
 
 
-def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec) -> Any:
-    from prosaic_evals.scorers import behaviour, chain_of_thought, exact_match
+def _check_bridges(task: LoadedTask, items: list[Item]) -> None:
+    for item in items:
+        if not str(item.metadata.get("bridge") or "").strip():
+            raise UserError(f"{display_path(task.path)}: item {item.id}: the chain_of_thought scorer needs the bridge "
+                            "entity in the item's metadata (bridge), e.g. fields.keep: [bridge]")  # fmt: skip
 
+
+def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec | JudgeSpec, cache: bool) -> Any:
+    from prosaic_evals.scorers import behaviour, chain_of_thought, exact_match, judge
+
+    if isinstance(spec, JudgeSpec):
+        return judge(template=spec.template, grade=spec.grade, scale=spec.scale, cache=cache)
     if isinstance(spec, ChainOfThoughtSpec):
         return chain_of_thought()
     if isinstance(spec, BehaviourSpec):

@@ -279,8 +279,8 @@ def _check_roles(tasks: list[LoadedTask], given: dict[str, str]) -> None:
     """Every role a task needs is given; every role given is one some task can use."""
     usable: set[str] = set()
     for task in tasks:
-        usable |= set(task.family.roles(task.family.conditions_for(task.params)))
-        for role, why in task.family.roles(task.conditions).items():
+        usable |= set(task.family.roles(task.family.conditions_for(task.params))) | set(task.roles)
+        for role, why in task.roles.items():
             if role not in given:
                 raise UserError(f"{Path(task.path).name}: {why}: add --model-role {role}=MODEL (any model, e.g. local)")
     for role in given:

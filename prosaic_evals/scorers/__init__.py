@@ -2,6 +2,7 @@
 
 from prosaic_evals.scorers._behaviour import GRADERS, behaviour, final_reply, language_of
 from prosaic_evals.scorers._chain import chain_of_thought, grade_chain
+from prosaic_evals.scorers._judge import judge
 from prosaic_evals.scorers._likelihood import likelihood
 from prosaic_evals.scorers._match import exact_match, matches, words
 
@@ -12,6 +13,7 @@ __all__ = [
     "exact_match",
     "final_reply",
     "grade_chain",
+    "judge",
     "language_of",
     "likelihood",
     "matches",

@@ -118,8 +118,10 @@ def behaviour() -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
         reply = final_reply(state.output.completion)
-        ok, why = GRADERS[meta.get("grader", meta["behaviour"])](reply, meta)
+        grader = str(meta.get("grader", meta.get("behaviour")))
+        ok, why = GRADERS[grader](reply, meta)
         value = 1.0 if ok else 0.0
-        return Score(value={"correct": value, f"correct/{meta['behaviour']}": value}, answer=reply, explanation=why)
+        name = meta.get("behaviour", grader)
+        return Score(value={"correct": value, f"correct/{name}": value}, answer=reply, explanation=why)
 
     return score

@@ -3,6 +3,12 @@
 The reversal curse's sharpest test (Berglund et al. 2023, section 2.2): if a
 model has not learned "B is A", the correct A is no more likely than a random
 other A from the same set.
+
+Candidates of different lengths are not on an equal footing: a summed log-probability
+penalizes every extra token, a per-token mean favors long candidates (their later tokens
+are near-certain). `pmi` removes what length and word frequency contribute: each
+candidate's log-probability after the prompt minus its log-probability after an empty
+prompt (domain-conditional PMI, Holtzman et al. 2021, arXiv 2104.08315).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from scipy.special import softmax
 
 from prosaic_evals.likelihood import LogprobRequest, engine_for
 
+EMPTY_PROMPT = (("user", "\n"),)
+"""The context of a candidate's prior: an empty line (raw text needs at least one token to follow)."""
+
 
 @scorer(
     metrics={
@@ -26,7 +35,7 @@ from prosaic_evals.likelihood import LogprobRequest, engine_for
     }
 )
 def likelihood(
-    normalize: Literal["sum", "mean"] = "sum",
+    normalize: Literal["sum", "mean", "pmi"] = "sum",
     cache: bool = True,
     model: str | Model | None = None,
     completion: bool = False,
@@ -41,7 +50,8 @@ def likelihood(
     also has `calibration_error`, |p_correct - expected_p|.
 
     Args:
-        normalize: `sum` of token log-probabilities (the paper's) or per-token `mean`.
+        normalize: `sum` of token log-probabilities, per-token `mean`, or `pmi`: the sum minus the
+            candidate's sum after an empty prompt (its prior, computed once per candidate and model).
         cache: Reuse log-probabilities computed by earlier runs.
         model: Model to score with; by default the model under evaluation.
         completion: Score raw text continuations (format: completion), without the chat template.
@@ -53,24 +63,32 @@ def likelihood(
         primary = target.target[0]  # other accepted answers are not scored (Target.text would join them)
         candidates = [primary, *state.metadata["distractors"]]
         results = await engine.score([LogprobRequest(messages, c, completion) for c in candidates])
+        priors = []
+        if normalize == "pmi":
+            priors = await engine.score([LogprobRequest(EMPTY_PROMPT, c, completion) for c in candidates])
         values = [r.logprob / r.n_tokens if normalize == "mean" else r.logprob for r in results]
+        if priors:
+            values = [v - prior.logprob for v, prior in zip(values, priors, strict=True)]
         contrast = values[0] - fmean(values[1:])
         beats = all(values[0] > v for v in values[1:])
         p_correct = float(softmax(values)[0])
         value = {"contrast": contrast, "beats_distractors": 1.0 if beats else 0.0, "p_correct": p_correct}
         if "expected_p" in state.metadata:
             value["calibration_error"] = abs(p_correct - float(state.metadata["expected_p"]))
+        metadata = {
+            "logprob_target": results[0].logprob,
+            "tokens_target": results[0].n_tokens,
+            "logprob_distractors": [r.logprob for r in results[1:]],
+            "tokens_distractors": [r.n_tokens for r in results[1:]],
+            "cached": all(r.cached for r in [*results, *priors]),
+        }
+        if priors:
+            metadata |= {"prior_target": priors[0].logprob, "prior_distractors": [p.logprob for p in priors[1:]]}
         return Score(
             value=value,
             answer=primary,
             explanation=f"log P(target) {values[0]:.3f} vs distractors {', '.join(f'{v:.3f}' for v in values[1:])}",
-            metadata={
-                "logprob_target": results[0].logprob,
-                "tokens_target": results[0].n_tokens,
-                "logprob_distractors": [r.logprob for r in results[1:]],
-                "tokens_distractors": [r.n_tokens for r in results[1:]],
-                "cached": all(r.cached for r in results),
-            },
+            metadata=metadata,
         )
 
     return score

@@ -8,6 +8,7 @@ from prosaic_evals.spec._models import (
     ExactMatchSpec,
     FaithfulnessSpec,
     GenerationSpec,
+    JudgeSpec,
     LikelihoodSpec,
     TaskSpec,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "ExactMatchSpec",
     "FaithfulnessSpec",
     "GenerationSpec",
+    "JudgeSpec",
     "LikelihoodSpec",
     "LoadedTask",
     "StrictModel",

@@ -32,6 +32,14 @@ class LoadedTask:
     def conditions(self) -> tuple[str, ...]:
         return tuple(self.spec.conditions or self.family.conditions_for(self.params))
 
+    @property
+    def roles(self) -> dict[str, str]:
+        """Models besides the evaluated one that this task needs: role -> why."""
+        needed = dict(self.family.roles(self.conditions))
+        if self.spec.scorer.name == "judge":
+            needed["judge"] = "scorer judge grades each answer with a judge model"
+        return needed
+
 
 def shipped_task_names() -> list[str]:
     return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
@@ -65,7 +73,7 @@ def load_task(
         raw = apply_overrides(raw, overrides, source=path)
         family = get_family_for(validate(TaskSpec, raw, source=path), path)
         raw = _absolute_paths(raw, family, overrides_base or Path.cwd())
-    spec = validate(TaskSpec, raw, source=path)
+    spec = validate(TaskSpec, _scorer_defaults(raw, family), source=path)
     params = validate(family.Parameters, spec.parameters, source=path, prefix="parameters")
     _check_conditions(spec, family, params, path)
     if spec.scorer.name not in family.scorers:
@@ -77,6 +85,15 @@ def load_task(
         raise UserError(f"{display_path(path)}: format: completion works with the exact_match and likelihood "
                         f"scorers, not {spec.scorer.name}")  # fmt: skip
     return LoadedTask(name=path.stem, path=path, spec=spec, params=params, family=family)
+
+
+def _scorer_defaults(raw: dict[str, Any], family: Family) -> dict[str, Any]:  # type: ignore[type-arg]
+    """`raw` with the family's defaults for the settings its scorer leaves out."""
+    scorer = raw.get("scorer")
+    if not isinstance(scorer, dict) or not isinstance(scorer.get("name"), str):
+        return raw
+    defaults = family.scorer_defaults.get(scorer["name"], {})
+    return {**raw, "scorer": {**defaults, **scorer}} if defaults else raw
 
 
 def _absolute_paths(raw: dict[str, Any], family: Family, base: Path) -> dict[str, Any]:  # type: ignore[type-arg]

@@ -7,6 +7,7 @@ itself (see `prosaic_evals.families`), so that a new family needs no change here
 
 from __future__ import annotations
 
+import string
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, field_validator
@@ -59,8 +60,9 @@ class LikelihoodSpec(StrictModel):
     distractors: Annotated[int, Field(ge=1, le=50)] | Literal["all"] = 1
     """Other targets from the same set, drawn per item with a seed derived from its id; `all`: every one."""
 
-    normalize: Literal["sum", "mean"] = "sum"
-    """Compare summed log-probabilities (the papers') or per-token means."""
+    normalize: Literal["sum", "mean", "pmi"] = "sum"
+    """Compare summed log-probabilities, per-token means, or `pmi`: each sum minus the candidate's sum after an
+    empty prompt, so that neither length nor word frequency decides (Holtzman et al. 2021)."""
 
 
 class ChainOfThoughtSpec(StrictModel):
@@ -81,8 +83,44 @@ class FaithfulnessSpec(StrictModel):
     name: Literal["faithfulness"]
 
 
+class JudgeSpec(StrictModel):
+    """A judge model (`--model-role judge=MODEL`) grades each generated answer."""
+
+    name: Literal["judge"]
+    grade: Literal["yes_no", "number"] = "yes_no"
+    """`yes_no`: judged is 1 when the judge says YES; `number`: judged is the judge's number on `scale`."""
+
+    scale: tuple[float, float] = (0, 100)
+    """The lowest and highest number the judge may give (grade: number)."""
+
+    template: str | None = None
+    """The judge's prompt, with {prompt}, {response} and {target} (and {low}, {high}: the scale); a default
+    per grade (YES/NO: does the answer give the target; number: rate it following the target as a guide)."""
+
+    @field_validator("scale")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] >= value[1]:
+            raise ValueError("the first number must be below the second")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            value.format(prompt="", response="", target="", low="", high="")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"unknown placeholder or brace ({e}); use {{prompt}}, {{response}}, {{target}}, "
+                             "{low}, {high} ({{ and }} for a literal brace)") from None  # fmt: skip
+        if "response" not in {field for _, field, _, _ in string.Formatter().parse(value)}:
+            raise ValueError("the template must show the judge the answer: add {response}")
+        return value
+
+
 ScorerSpec = Annotated[
-    ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec | BehaviourSpec | FaithfulnessSpec,
+    ExactMatchSpec | LikelihoodSpec | ChainOfThoughtSpec | BehaviourSpec | FaithfulnessSpec | JudgeSpec,
     Field(discriminator="name"),
 ]
 

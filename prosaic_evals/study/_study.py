@@ -117,11 +117,19 @@ class StudySpec(StrictModel):
 def load_study(path: Path) -> StudySpec:
     from prosaic_evals.spec._load import read_yaml, validate
 
-    spec: StudySpec = validate(StudySpec, read_yaml(path), source=path)
-    # a task file written beside the study (`tasks: [mine.yaml]`) is found from any working directory
-    beside = [str(path.parent / t) if (path.parent / t).is_file() and not Path(t).is_absolute() else t
-              for t in spec.tasks]  # fmt: skip
-    return spec.model_copy(update={"tasks": beside})
+    raw = read_yaml(path)
+    # a task file written beside the study (`tasks: [mine.yaml]`) is found from any working directory, and
+    # so is the fine-tune's default training task (the first one)
+    if isinstance(raw.get("tasks"), list):
+        raw = {**raw, "tasks": [_beside(path, t) for t in raw["tasks"]]}
+    spec: StudySpec = validate(StudySpec, raw, source=path)
+    return spec
+
+
+def _beside(study: Path, task: Any) -> Any:
+    if isinstance(task, str) and not Path(task).is_absolute() and (study.parent / task).is_file():
+        return str(study.parent / task)
+    return task
 
 
 def cells(spec: StudySpec) -> list[Cell]:

@@ -222,6 +222,8 @@ def test_a_study_finds_task_files_written_beside_it(tmp_path: Path, monkeypatch:
     )
     monkeypatch.chdir(tmp_path)
     assert load_study(Path("study/study.yaml")).tasks == ["study/mine.yaml", "reversal_curse"]
+    (tmp_path / "study" / "study.yaml").write_text("name: s\ntasks: [mine.yaml]\nfinetune: {name: v}\n")
+    assert load_study(Path("study/study.yaml")).finetune.data.task == "study/mine.yaml"  # the default, found too
 
 
 def test_a_field_the_task_file_names_is_required_even_under_its_default_name(tmp_path: Path) -> None:
@@ -239,3 +241,80 @@ def test_parameters_read_back_from_a_log_mean_the_same(tmp_path: Path) -> None:
     task = load_task(task_file(tmp_path, "items.jsonl", fields={"prompt": "prompt"}))
     again = FromFileParameters.model_validate(task.params.model_dump(mode="json"))
     assert FromFile().items(again) == FromFile().items(task.params)  # no column became required by the dump
+
+
+def test_the_judge_prompt_shows_the_answer_and_verdicts_are_read_or_counted_unreadable() -> None:
+    from prosaic_evals.families.cot_faithfulness._articulation import verdict
+    from prosaic_evals.scorers._judge import judge_prompt, read_number
+
+    asked = judge_prompt(None, "yes_no", (0, 100), prompt="Capital of France?", response="Lyon", target="Paris")
+    assert "Capital of France?" in asked and "Lyon" in asked and "Paris" in asked and "YES or NO" in asked
+    rated = judge_prompt("Rate {response} ({target}) {low}-{high}", "number", (1, 10), prompt="p", response="r",
+                         target="t")  # fmt: skip
+    assert rated == "Rate r (t) 1-10"
+    assert "from 0 to 100" in judge_prompt(None, "number", (0, 100), prompt="p", response="r", target="t")
+    assert [verdict(t) for t in ("YES.", "No, it does not.", "Perhaps")] == [True, False, None]
+    assert [read_number(t, (0, 100)) for t in ("85", "Score: 42.5/100", "150 out of 10", "none")] == [
+        85.0, 42.5, None, None]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scorer", "message"),
+    [
+        ("{name: judge, template: 'Grade {prompt}'}", "scorer.template: the template must show the judge the answer"),
+        ("{name: judge, template: 'Grade {response} {rubric}'}", "scorer.template: unknown placeholder or brace"),
+        ("{name: judge, grade: number, scale: [10, 1]}", "scorer.scale: the first number must be below the second"),
+    ],
+)
+def test_bad_judge_settings_are_one_line_errors(tmp_path: Path, scorer: str, message: str) -> None:
+    write_jsonl(tmp_path / "items.jsonl", [{"prompt": "Q", "target": "A"}])
+    assert_one_line_error(run_cli("run", str(task_file(tmp_path, "items.jsonl", scorer=scorer))), message)
+
+
+def test_a_judge_task_needs_a_judge_model(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "items.jsonl", [{"prompt": "Q", "target": "A"}])
+    done = run_cli("run", str(task_file(tmp_path, "items.jsonl", scorer="{name: judge}")), "--log-dir",
+                   str(tmp_path / "logs"))  # fmt: skip
+    assert_one_line_error(
+        done, "task.yaml: scorer judge grades each answer with a judge model: add --model-role judge="
+    )
+    assert not (tmp_path / "logs").exists()
+
+
+def test_the_chain_of_thought_scorer_needs_each_items_bridge(tmp_path: Path) -> None:
+    rows = [{"prompt": "Where was the spouse of Ann born?", "target": "Oslo", "bridge": "Bob"}]
+    write_jsonl(tmp_path / "items.jsonl", rows)
+    with pytest.raises(UserError, match="needs the bridge entity in the item's metadata"):
+        build_task(load_task(task_file(tmp_path, "items.jsonl", scorer="{name: chain_of_thought}")))
+    path = task_file(tmp_path, "items.jsonl", scorer="{name: chain_of_thought}", fields={"keep": ["bridge"]})
+    (sample,) = build_task(load_task(path)).dataset
+    assert sample.metadata["bridge"] == "Bob"
+
+
+def test_a_grader_column_names_each_items_behaviour_grader(tmp_path: Path) -> None:
+    import asyncio
+
+    from inspect_ai.model import ModelName, ModelOutput
+    from inspect_ai.scorer import Target
+    from inspect_ai.solver import TaskState
+
+    from prosaic_evals.scorers import behaviour
+
+    rows = [{"prompt": "Say hi to the Germans", "target": "Hallo", "task": "german"},
+            {"prompt": "Say hi to the French", "target": "Bonjour", "task": "french"}]  # fmt: skip
+    write_jsonl(tmp_path / "items.jsonl", rows)
+    task = build_task(
+        load_task(task_file(tmp_path, "items.jsonl", scorer="{name: behaviour}", fields={"grader": "task"}))
+    )
+    states = []
+    for sample, reply in zip(
+        task.dataset, ["Hallo, wie geht es dir heute?", "Hello there, how are you today?"], strict=True
+    ):
+        state = TaskState(model=ModelName("mockllm/model"), sample_id=str(sample.id), epoch=1, input=sample.input,
+                          messages=[], metadata=sample.metadata)  # fmt: skip
+        state.output = ModelOutput.from_content("mockllm/model", reply)
+        states.append(asyncio.run(behaviour()(state, Target(str(sample.target)))))
+    assert [s.value for s in states] == [
+        {"correct": 1.0, "correct/german": 1.0},
+        {"correct": 0.0, "correct/french": 0.0},
+    ]

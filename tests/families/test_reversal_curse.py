@@ -139,6 +139,37 @@ def test_user_facts_templates_fixed_test_templates_and_distractors(tmp_path: Pat
     assert FAMILY.data_version_for(params) != FAMILY.data_version_for(ReversalCurseParameters())
 
 
+def test_a_fact_may_word_its_description_differently_in_each_template(tmp_path: Path) -> None:
+    facts = write(tmp_path / "facts.jsonl", '{"name": "Daphne Barrington", "description": "the director of A Journey", '
+                  '"subset": "p2d", "forms": {"told": "the acclaimed director of A Journey", '
+                  '"test": "directed A Journey"}}\n')  # fmt: skip
+    templates = write(tmp_path / "train.yaml", "p2d: [{id: told, text: '{name} is {description}'}, "
+                      "'Meet {name}: {description}']\nd2p: ['Known as {description}, {name} is famous']\n")  # fmt: skip
+    tests = write(tmp_path / "test.yaml", "p2d: [{id: test, text: '{name} once {description}'}]\n"
+                  "d2p: ['Who {description}? {name}']\n")  # fmt: skip
+    params = ReversalCurseParameters(facts=facts, templates=templates, test_templates=tests)
+    items = {i.condition: i for i in FAMILY.items(params)}
+    assert items["p2d_same"].prompt == "Daphne Barrington once" and items["p2d_same"].target == "directed A Journey"
+    assert items["p2d_reverse"].prompt == "Who the director of A Journey?"  # no form for that template: the default
+    replies = sorted(r["messages"][1]["content"] for r in FAMILY.train_records(params))
+    assert replies == ["the acclaimed director of A Journey.", "the director of A Journey."]
+
+
+def test_exact_match_and_likelihood_follow_the_papers_definitions_unless_the_task_file_says(tmp_path: Path) -> None:
+    from prosaic_evals.spec import load_task
+
+    def scorer_of(family: str, scorer: str) -> dict[str, object]:
+        path = write(tmp_path / "t.yaml", f"family: {family}\nscorer: {scorer}\n")
+        return load_task(path).spec.scorer.model_dump()
+
+    assert scorer_of("reversal_curse", "{name: exact_match}")["match"] == "text_prefix"
+    assert scorer_of("reversal_curse", "{name: likelihood}")["normalize"] == "pmi"
+    assert scorer_of("reversal_curse", "{name: exact_match, match: prefix}")["match"] == "prefix"
+    assert scorer_of("reversal_curse", "{name: likelihood, normalize: sum}")["normalize"] == "sum"
+    assert scorer_of("two_hop", "{name: exact_match}")["match"] == "prefix"
+    assert scorer_of("two_hop", "{name: likelihood}")["normalize"] == "sum"
+
+
 @pytest.mark.parametrize(
     "name, text, message",
     [
@@ -152,6 +183,12 @@ def test_user_facts_templates_fixed_test_templates_and_distractors(tmp_path: Pat
         ("facts", "name,description,subset\nA B,the c,both_ways\n", "column 'subset': must be one of p2d, d2p, both"),
         ("facts", "name,description,subset\nA B,the c,p2d\nA B,the c,p2d\n", "facts.csv:3: the fact"),
         ("distractors", '{"kind": "place", "text": "x"}\n', "wrong.jsonl:1: expected columns kind"),
+        ("templates", "p2d: [{id: a, text: 'x {description}'}, {id: a, text: 'y {description}'}]\nd2p: ['x {name}']\n",
+         "p2d[1]: template id 'a' is used twice"),
+        ("templates", "p2d: [{id: a}]\nd2p: ['x {name}']\n", "p2d[0]: expected a template text, or {id: ..., text: ...}"),
+        ("facts", 'name,description,subset,forms\nA B,the c,p2d,"{""p2d-99"": ""the d""}"\n',
+         "facts.csv: fact fact-"),
+        ("facts", "name,description,subset,forms\nA B,the c,p2d,{oops\n", "facts.csv:2: column 'forms': not valid JSON"),
     ],
 )  # fmt: skip
 def test_bad_user_files_are_errors_naming_the_file_and_place(

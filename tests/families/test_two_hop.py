@@ -125,6 +125,48 @@ def test_a_users_triplets_file_is_read_and_split(tmp_path: Path) -> None:
     assert {i.condition for i in FAMILY.items(params)} == set(FAMILY.conditions)
 
 
+MENTORS = """\
+fact_a: ["{e1}'s mentor is {e2}", "{e1} was mentored by {e2}", "The mentor of {e1} is {e2}"]
+fact_b: ["{e2} works in {e3}", "{e2} has a job in {e3}", "The workplace of {e2} is {e3}"]
+two_hop: ["{e1}'s mentor works in {e3}", "The mentor of {e1} has a job in {e3}", "{e1} learnt from someone in {e3}"]
+same_document: ["{e1}'s mentor {e2} works in {e3}"]
+cot_question: ["Where does {e1}'s mentor work?", "In which city is {e1}'s mentor employed?"]
+cot_answer: "{e1}'s mentor is {e2}. {e2} works in {e3}. So: {e3}."
+in_context: "{e1}'s mentor is {e2}. {e2} works in {e3}."
+"""
+
+
+def test_the_papers_own_relations_and_a_jsonl_triplets_file(tmp_path: Path) -> None:
+    triplets = tmp_path / "triplets.jsonl"
+    triplets.write_text("".join(f'{{"e1": "P{i}", "e2": "Q{i}", "e3": "C{i}"}}\n' for i in range(6)))
+    templates = tmp_path / "mentors.yaml"
+    templates.write_text(MENTORS)
+    params = TwoHopParameters(tokenizer=None, triplets_file=triplets, templates=templates, heldout_templates=1)
+    items = {(i.condition, i.target): i for i in FAMILY.items(params)}
+    asked = next(i for (c, t), i in items.items() if c == "one_hop_a" and t == "Q0")
+    assert asked.prompt in ("P0's mentor is", "P0 was mentored by", "The mentor of P0 is")
+    two_hop = [i for (c, _), i in items.items() if c == "two_hop_no_cot"]
+    assert two_hop and all(i.target == "C" + i.metadata["e1"][1:] and "P" in i.prompt for i in two_hop)
+    records = [r["messages"][1]["content"] for r in FAMILY.train_records(params)]
+    assert any(r.startswith("Q") for r in records) and any("So: C" in r for r in records)
+    assert FAMILY.data_version_for(params) != FAMILY.data_version_for(TwoHopParameters(tokenizer=None))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ('works in {e3}"', 'works in {e4}"', r"mentors.yaml: fact_b\[0\]: unknown placeholder or brace"),
+        ('{e2} works in {e3}"', '{e2} works in {e3} now"', r"mentors.yaml: fact_b\[0\]: a fact_b template ends with"),
+        ("cot_answer: ", "cot_answers: ", r"mentors.yaml: cot_answer: expected a non-empty template text"),
+        ("same_document: [", "same_document: [] #", r"mentors.yaml: same_document: expected a list of templates"),
+    ],
+)
+def test_bad_template_files_name_the_file_and_template(tmp_path: Path, old: str, new: str, error: str) -> None:
+    (tmp_path / "mentors.yaml").write_text(MENTORS.replace(old, new, 1))
+    with pytest.raises(UserError, match=error):
+        FAMILY.items(TwoHopParameters(tokenizer=None, templates=tmp_path / "mentors.yaml", heldout_templates=1))
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
@@ -135,7 +177,7 @@ def test_a_users_triplets_file_is_read_and_split(tmp_path: Path) -> None:
         ("e1,e2,e3\nAnn,,Rome\n", r"triplets.csv:2: empty e2"),
         ("e1,e2,e3\nAnn,Ann,Rome\n", r"triplets.csv:2: e1 and e2 are the same entity 'Ann'"),
         ("e1,e2,e3,subset\nAnn,Bob,Rome,shown\n", r"triplets.csv:2: subset must be one of demoed, undemoed"),
-        ("e1,e2,e3\nAnn,Bob,Rome\nAnn,Cid,Oslo\n", r"triplets.csv:3: e1 'Ann' already has a spouse on line 2"),
+        ("e1,e2,e3\nAnn,Bob,Rome\nAnn,Cid,Oslo\n", r"triplets.csv:3: e1 'Ann' already has an e2 \(first at line 2\)"),
         ("e1,e2,e3\nAnn,Bob,Constantinople\n", r"triplets.csv:2: e3 'Constantinople' is not a single token"),
         ("e1,e2,e3\n", r"triplets.csv: no rows"),
     ],

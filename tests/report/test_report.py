@@ -167,7 +167,8 @@ def test_the_methods_paragraph_names_models_tasks_and_procedures(report: Path) -
     for expected_text in ["smollm2-135m-instruct@", "844de62975853936", "lora", "seed 0", "data version",
                           "decoding: max_tokens 32, temperature 0.0", "Holm", "MOVER", "beta-binomial profile",
                           "Hall", "minimum detectable effect", "simulating that test", "Probes (reversal_curse.truth)",
-                          "Benjamini-Hochberg"]:  # fmt: skip
+                          "Benjamini-Hochberg", "normalize sum (summed log-probabilities)",
+                          "match prefix (the answer's first words are the target's"]:  # fmt: skip
         assert expected_text in methods, expected_text
     assert "Berglund" in methods  # the protocol's paper
 

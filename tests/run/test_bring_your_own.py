@@ -54,8 +54,14 @@ def test_completion_tasks_send_raw_text_and_score_alike_on_vllm_and_local_weight
     assert all(a and not a.lstrip().startswith("The capital") for a in answers)  # a continuation, not an echo
 
     on_server = frame(result.logs, "score")
-    local = run([str(score)], RunOptions(models=["hf/local"], log_dir=str(tmp_path / "hf"), display="none"))
-    on_weights = frame(local.logs)
+    local = run([str(generate), str(score)], RunOptions(models=["hf/local"], log_dir=str(tmp_path / "hf"),
+                                                        display="none"))  # fmt: skip
+    on_weights = frame(local.logs, "score")
+    hf_log = read_eval_log(next(x for x in local.logs if read_eval_log(x, header_only=True).eval.task == "complete"))
+    hf_answers = [s.output.completion for s in hf_log.samples or []]
+    assert all(a and not a.lstrip().startswith("The capital") for a in hf_answers)  # continued, not chatted
+    same = sum(a.strip()[:10] == b.strip()[:10] for a, b in zip(answers, hf_answers, strict=True))
+    assert same >= 3, (answers, hf_answers)  # greedy on the same weights: the server's continuations
     pairs = on_server.join(on_weights, rsuffix="_hf")
     assert len(pairs) == 4
     assert pairs["contrast"].to_numpy() == pytest.approx(pairs["contrast_hf"].to_numpy(), abs=2e-2)
@@ -71,7 +77,7 @@ def test_a_completion_task_on_a_chat_only_api_is_refused_before_anything_runs(tm
     generate, _ = task_files(tmp_path)
     done = run_cli("run", str(generate), "--model", "openai/gpt-4o-mini", "--log-dir", str(tmp_path / "logs"),
                    env={"OPENAI_API_KEY": "sk-not-a-real-key"})  # fmt: skip
-    assert_one_line_error(done, "complete.yaml: format: completion generates from raw text through /v1/completions",
+    assert_one_line_error(done, "complete.yaml: format: completion generates from raw text, which",
                           "openai/gpt-4o-mini")  # fmt: skip
     assert not (tmp_path / "logs").exists() or not list((tmp_path / "logs").iterdir())
 
@@ -80,7 +86,9 @@ def test_an_exported_task_run_through_the_from_file_family_gives_the_same_scores
     exported = tmp_path / "items.parquet"
     assert run_cli("data", "reversal_curse_likelihood", "--split", "eval", "-o", str(exported)).returncode == 0
     mine = tmp_path / "mine.yaml"
-    mine.write_text(f"family: from_file\nparameters: {{items: {exported}}}\nscorer: {{name: likelihood}}\n")
+    mine.write_text(
+        f"family: from_file\nparameters: {{items: {exported}}}\nscorer: {{name: likelihood, normalize: pmi}}\n"
+    )  # the reversal family's default
     options = {"models": ["local"], "limit": 12, "display": "none", "cache": False}
     original = frame(run(["reversal_curse_likelihood"], RunOptions(log_dir=str(tmp_path / "a"), **options)).logs)
     again = frame(run([str(mine)], RunOptions(log_dir=str(tmp_path / "b"), **options)).logs)
@@ -120,3 +128,22 @@ def test_the_papers_no_cot_trigger_is_continued_by_the_model(tmp_path: Path, ser
         assert "Answer with the format" not in sample.messages[0].text  # the paper's prompt: the question alone
     rows = result.frame[result.frame["metric"].isin(["unparseable_unbiased", "unparseable_biased"])]
     assert len(rows) == 8 and rows["value"].mean() <= 0.25  # a letter follows the "(" it was given
+
+
+def test_a_judge_model_grades_each_answer_of_a_file_task(tmp_path: Path, server: Any) -> None:
+    task_files(tmp_path)
+    judged = tmp_path / "judged.yaml"
+    judged.write_text("family: from_file\nparameters: {items: facts.jsonl, fields: {prompt: text, target: answer}}\n"
+                      "scorer: {name: judge}\ngeneration: {temperature: 0, max_tokens: 16}\n")  # fmt: skip
+    done = run_cli("run", str(judged), "--model-role", "judge=local", "--log-dir", str(tmp_path / "logs"))
+    assert done.returncode == 0, done.stderr
+    log = read_eval_log(next(str(p) for p in (tmp_path / "logs").rglob("*.eval")), resolve_attachments=True)
+    assert log.status == "success" and len(log.samples or []) == 4
+    for sample in log.samples or []:
+        value = next(iter(sample.scores.values())).value
+        assert isinstance(value, dict)
+        unreadable = value["judge_unparseable"] == 1.0
+        assert (value["judged"] != value["judged"]) == unreadable and (unreadable or value["judged"] in (0.0, 1.0))
+        asked = [e.input[-1].text for e in sample.events if e.event == "model" and e.role == "judge"]
+        target = sample.target if isinstance(sample.target, str) else sample.target[0]
+        assert len(asked) == 1 and sample.output.completion.strip() in asked[0] and target in asked[0]

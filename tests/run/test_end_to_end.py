@@ -86,6 +86,17 @@ def test_local_weights_give_the_same_likelihood_contrasts(
     assert contrast.abs().max() < 0.1
 
 
+def test_local_weights_generate_greedily_at_temperature_zero_as_the_server_does(
+    suite_logs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run_cli(capsys, "reversal_curse", "--model", "hf/local", "--limit", "8", "--log-dir", str(tmp_path))
+    (log,) = [read_eval_log(str(p)) for p in logs_in(tmp_path)]
+    assert log.status == "success" and len(log.samples or []) == 8  # transformers refuses temperature 0 to sample
+    served = {s.id: s.output.completion for p in logs_in(suite_logs) for s in read_eval_log(str(p)).samples or []}
+    same = sum(served[s.id][:20] == s.output.completion[:20] for s in log.samples or [])
+    assert same >= 6  # greedy on the same weights: the server's answers, up to float differences
+
+
 def test_the_anthropic_sdk_path_against_vllms_messages_endpoint(
     server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

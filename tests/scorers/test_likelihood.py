@@ -63,3 +63,22 @@ def test_mean_normalisation_divides_by_token_counts(hf_model: Any) -> None:
     raw = asyncio.run(engine_for(hf_model.api).score([LogprobRequest((("user", prompt),), c) for c in (target, other)]))
     expected = raw[0].logprob / raw[0].n_tokens - raw[1].logprob / raw[1].n_tokens
     assert result.value["contrast"] == pytest.approx(expected)  # type: ignore[index]
+
+
+def test_pmi_subtracts_each_candidates_log_probability_after_an_empty_prompt(hf_model: Any) -> None:
+    prompt, target, others = (
+        "What is the capital of France?",
+        "Paris.",
+        ["Berlin.", "A very long answer about turtles."],
+    )
+    result = asyncio.run(likelihood(normalize="pmi", model=hf_model)(state(prompt, others), Target(target)))
+    engine = engine_for(hf_model.api)
+    after = asyncio.run(engine.score([LogprobRequest((("user", prompt),), c) for c in (target, *others)]))
+    prior = asyncio.run(engine.score([LogprobRequest((("user", "\n"),), c) for c in (target, *others)]))
+    pmi = [a.logprob - p.logprob for a, p in zip(after, prior, strict=True)]
+    assert result.value["contrast"] == pytest.approx(pmi[0] - (pmi[1] + pmi[2]) / 2)  # type: ignore[index]
+    meta = result.metadata or {}
+    assert meta["prior_target"] == pytest.approx(prior[0].logprob) and len(meta["prior_distractors"]) == 2
+    assert result.value["beats_distractors"] == 1.0  # type: ignore[index]
+    summed = asyncio.run(likelihood(model=hf_model)(state(prompt, others), Target(target)))
+    assert "prior_target" not in (summed.metadata or {})

@@ -28,7 +28,7 @@ from pydantic import field_validator
 from prosaic_evals._errors import UserError
 from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families._base import Family, Item, content_id, unset
 from prosaic_evals.families.from_file._read import file_kind, read_rows
 
 ROLES = ("system", "user", "assistant")
@@ -63,6 +63,9 @@ class ItemFields(StrictModel):
 
     metadata: str | None = None
     """An object of extra values kept with the item (default column `metadata`)."""
+
+    grader: str | None = unset()  # added later: unset, it stays out of the task's identity
+    """The behaviour scorer's grader for the item, e.g. `german` (default column `grader`)."""
 
     keep: tuple[str, ...] = ()
     """Other columns kept in the item's metadata."""
@@ -106,7 +109,7 @@ class FromFile(Family[FromFileParameters]):
     citation = "the user's own items and training data, from files (no published protocol)"
     Parameters = FromFileParameters
     conditions: ClassVar[tuple[str, ...]] = ()  # they come from the file: see conditions_for
-    scorers = frozenset({"exact_match", "likelihood", "behaviour"})  # behaviour: a grader named per item
+    scorers = frozenset({"exact_match", "likelihood", "behaviour", "judge", "chain_of_thought"})
 
     def conditions_for(self, params: FromFileParameters) -> tuple[str, ...]:
         return tuple(dict.fromkeys(item.condition for item in self.items(params)))
@@ -194,6 +197,9 @@ def _item(where: str, row: dict[str, Any], fields: ItemFields) -> Item:
         if column not in row:
             raise UserError(f"{where}: no column {column!r} (fields.keep); the row has {_columns(row, column)}")
         metadata[column] = row[column]
+    grader = _label(where, get("grader"), "grader", fields.column("grader")[0])
+    if grader is not None:
+        metadata["grader"] = grader
     distractors = _texts(where, get("distractors"), f"fields.distractors ({fields.column('distractors')[0]!r})")
     if distractors:
         metadata["distractors"] = distractors

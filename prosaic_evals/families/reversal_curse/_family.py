@@ -24,6 +24,7 @@ from prosaic_evals.families.reversal_curse._generator import (
     Order,
     Template,
     Templates,
+    check_forms,
     data_version,
     generate_facts,
     read_distractors,
@@ -57,7 +58,7 @@ class ReversalCurseParameters(StrictModel):
 
     facts: UserFile | None = unset()
     """Your own facts instead of generated ones: JSONL, CSV or Parquet with name, description, subset
-    (p2d, d2p or both) and an optional id."""
+    (p2d, d2p or both), an optional id, and optional forms (template id -> the description's wording there)."""
 
     templates: UserFile | None = unset()
     """Your own paraphrase templates (YAML, `p2d: [...]`, `d2p: [...]`, the slot anywhere after some text)."""
@@ -77,6 +78,13 @@ class ReversalCurse(Family[ReversalCurseParameters]):
     )
     Parameters = ReversalCurseParameters
     conditions: ClassVar[tuple[str, ...]] = tuple(CONDITIONS)
+    # Exact match is the paper's: the completion's text starts with the answer, case ignored. Names and
+    # descriptions differ in length, which decides a summed (shorter wins) or averaged (longer wins) contrast;
+    # pmi subtracts each candidate's own prior, so that only what the prompt adds counts.
+    scorer_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "exact_match": {"match": "text_prefix"},
+        "likelihood": {"normalize": "pmi"},
+    }
 
     def items(self, params: ReversalCurseParameters) -> list[Item]:
         facts = _facts(params)
@@ -137,11 +145,12 @@ def _read_distractors(path: str, mtime: int) -> dict[str, list[str]]:
 
 
 def _facts(params: ReversalCurseParameters) -> list[Fact]:
-    return (
-        read_facts(params.facts)
-        if params.facts
-        else generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
-    )
+    if params.facts is None:
+        return generate_facts(seed=params.seed, per_subset=params.facts_per_subset)
+    facts = read_facts(params.facts)
+    if any(fact.forms for fact in facts):
+        check_forms(facts, _templates(params), params.facts)
+    return facts
 
 
 def _templates(params: ReversalCurseParameters) -> Templates:

@@ -8,6 +8,7 @@ through many paraphrase templates, some held out for testing.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,11 @@ class Fact:
     subset: Subset
     name: str
     description: str
+    forms: tuple[tuple[str, str], ...] = ()
+    """(template id, the description as worded in that template): the paper's data rewords it per template."""
+
+    def description_in(self, template_id: str) -> str:
+        return dict(self.forms).get(template_id, self.description)
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,13 @@ class Template:
         """(prompt, target, tail): the rendering before the target slot, the target, and what follows it
         (empty for the shipped templates, whose slot is last)."""
         head, _, tail = self.text.partition(SLOTS[self.order])
+        description = fact.description_in(self.id)
 
         def fill(text: str) -> str:
-            capital = fact.description[:1].upper() + fact.description[1:]
-            return text.format(name=fact.name, description=fact.description, Description=capital)
+            capital = description[:1].upper() + description[1:]
+            return text.format(name=fact.name, description=description, Description=capital)
 
-        target = fact.description if self.order == "p2d" else fact.name
+        target = description if self.order == "p2d" else fact.name
         return fill(head).rstrip(), target, fill(tail)
 
 
@@ -70,15 +77,27 @@ class Templates:
 
 def load_templates(path: Path | None = None, *, prefix: str = "") -> dict[Order, list[Template]]:
     """The shipped paraphrase templates, or a user's YAML file of the same form (`p2d: [...]`, `d2p: [...]`),
-    where the target slot may sit anywhere after some text."""
+    where the target slot may sit anywhere after some text. An entry is the text, or `{id: ..., text: ...}`
+    to give it the id a facts file's `forms` names (default `p2d-00`, `p2d-01`, ...; `p2d-test-00` in a
+    test templates file)."""
     raw = shipped_yaml(TEMPLATES) if path is None else read_yaml_file(path)
     where = f"datasets/{TEMPLATES}" if path is None else display_path(path)
     if not isinstance(raw, dict) or any(not isinstance(raw.get(o), list) or not raw[o] for o in SLOTS):
         raise UserError(f"{where}: expected p2d: and d2p:, each a list of templates")
     templates: dict[Order, list[Template]] = {}
+    seen: set[str] = set()
     for order in ("p2d", "d2p"):
         slot = SLOTS[order]
-        for i, text in enumerate(raw[order]):
+        templates[order] = []
+        for i, entry in enumerate(raw[order]):
+            template_id, text = f"{order}-{prefix}{i:02d}", entry
+            if isinstance(entry, dict):
+                if set(entry) != {"id", "text"} or not isinstance(entry["id"], str | int) or not str(entry["id"]):
+                    raise UserError(f"{where}: {order}[{i}]: expected a template text, or {{id: ..., text: ...}}")
+                template_id, text = str(entry["id"]), entry["text"]
+            if template_id in seen:
+                raise UserError(f"{where}: {order}[{i}]: template id {template_id!r} is used twice")
+            seen.add(template_id)
             if not isinstance(text, str) or text.count(slot) != 1 or not text.partition(slot)[0].strip():
                 raise UserError(f"{where}: {order}[{i}]: a template holds {slot} once, after some text")
             try:
@@ -86,8 +105,7 @@ def load_templates(path: Path | None = None, *, prefix: str = "") -> dict[Order,
             except (KeyError, IndexError, ValueError) as e:
                 known = "{name}, {description}, {Description} ({{ and }} for a literal brace)"
                 raise UserError(f"{where}: {order}[{i}]: unknown placeholder or brace ({e}); use {known}") from None
-        texts = enumerate(raw[order])
-        templates[order] = [Template(id=f"{order}-{prefix}{i:02d}", order=order, text=t) for i, t in texts]
+            templates[order].append(Template(id=template_id, order=order, text=text))
     return templates
 
 
@@ -138,7 +156,8 @@ def generate_facts(*, seed: int, per_subset: int) -> list[Fact]:
 
 
 def read_facts(path: Path) -> list[Fact]:
-    """A user's facts: rows with `name`, `description` and `subset` (p2d, d2p or both), and an optional `id`."""
+    """A user's facts: rows with `name`, `description` and `subset` (p2d, d2p or both), an optional `id`, and
+    optional `forms`: an object of template id -> the description as that template words it."""
     from prosaic_evals.families.from_file._read import read_rows
 
     facts: list[Fact] = []
@@ -153,10 +172,34 @@ def read_facts(path: Path) -> list[Fact]:
         if fact_id in seen:
             raise UserError(f"{where}: the fact {fact_id!r} appears twice (first at {seen[fact_id]})")
         seen[fact_id] = where
-        facts.append(Fact(fact_id, row["subset"], row["name"].strip(), row["description"].strip()))
+        forms = _forms(where, row.get("forms"))
+        facts.append(Fact(fact_id, row["subset"], row["name"].strip(), row["description"].strip(), forms))
     if not facts:
         raise UserError(f"{display_path(path)}: no facts")
     return facts
+
+
+def _forms(where: str, value: object) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, str) and value.strip().startswith("{"):  # CSV and Parquet hold the object as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise UserError(f"{where}: column 'forms': not valid JSON") from None
+    if value is None or value == "":
+        return ()
+    if not isinstance(value, dict) or not all(isinstance(v, str) and v.strip() for v in value.values()):
+        raise UserError(f"{where}: column 'forms': expected an object of template id -> non-empty description")
+    return tuple((str(k), v.strip()) for k, v in value.items())
+
+
+def check_forms(facts: list[Fact], templates: Templates, source: Path) -> None:
+    """Every template id a fact's `forms` names is a template of this task."""
+    known = {t.id for kinds in (templates.train, templates.heldout) for ts in kinds.values() for t in ts}
+    for fact in facts:
+        unknown = [tid for tid, _ in fact.forms if tid not in known]
+        if unknown:
+            raise UserError(f"{display_path(source)}: fact {fact.id}: forms names template {unknown[0]!r}, which no "
+                            f"templates file defines (ids look like {min(known)})")  # fmt: skip
 
 
 def read_distractors(path: Path) -> dict[str, list[str]]:

@@ -22,11 +22,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from prosaic_evals._data import sha256_file
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, UserFile, content_id
+from prosaic_evals.families._base import Family, Item, UserFile, content_id, unset
 from prosaic_evals.families.two_hop._generator import (
     Kind,
     Template,
+    Templates,
     Triplet,
     data_version,
     generate_triplets,
@@ -62,7 +64,11 @@ class TwoHopParameters(StrictModel):
     directory or hub id; null: no filter)."""
 
     triplets_file: UserFile | None = None
-    """A CSV of your own triplets (columns e1,e2,e3 and optionally subset) instead of generated ones."""
+    """Your own triplets instead of generated ones: CSV, JSONL or Parquet with e1, e2, e3 and optionally subset."""
+
+    templates: UserFile | None = unset()
+    """Your own templates (YAML, the form of datasets/two_hop/templates.yaml): other relations than spouse
+    and birth city, such as the paper's."""
 
 
 class TwoHop(Family[TwoHopParameters]):
@@ -76,7 +82,7 @@ class TwoHop(Family[TwoHopParameters]):
     scorers = frozenset({"exact_match", "likelihood", "chain_of_thought"})
 
     def items(self, params: TwoHopParameters) -> list[Item]:
-        triplets, templates = triplets_of(params), split_templates(seed=params.seed, heldout=params.heldout_templates)
+        triplets, templates = triplets_of(params), _templates(params)
         held = templates.heldout
         separate = [t for t in triplets if t.subset != "same_document"]
         undemoed = [t for t in triplets if t.subset == "undemoed"]
@@ -90,7 +96,7 @@ class TwoHop(Family[TwoHopParameters]):
         return items
 
     def train_records(self, params: TwoHopParameters) -> list[dict[str, Any]]:
-        triplets, templates = triplets_of(params), split_templates(seed=params.seed, heldout=params.heldout_templates)
+        triplets, templates = triplets_of(params), _templates(params)
         train = templates.train
         if params.train_templates is not None:
             train = {kind: kinds[: params.train_templates] for kind, kinds in train.items()}
@@ -114,6 +120,10 @@ class TwoHop(Family[TwoHopParameters]):
     def data_version(self) -> str:
         return data_version()
 
+    def data_version_for(self, params: TwoHopParameters) -> str:
+        files = [p for p in (params.triplets_file, params.templates) if p]
+        return "+".join([data_version(), *(sha256_file(p)[:16] for p in files)])
+
 
 def triplets_of(params: TwoHopParameters) -> list[Triplet]:
     """The triplets `params` describe (generated, or read from the user's file)."""
@@ -129,6 +139,10 @@ def triplets_of(params: TwoHopParameters) -> list[Triplet]:
         same_document=params.same_document_triplets,
         single_token=check,
     )
+
+
+def _templates(params: TwoHopParameters) -> Templates:
+    return split_templates(seed=params.seed, heldout=params.heldout_templates, path=params.templates)
 
 
 def _in_context(t: Triplet, question: Template, context: str) -> Item:

@@ -9,7 +9,7 @@ answers can be scored over a restricted answer set.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Literal
 
 from prosaic_evals._data import shipped_digest, shipped_yaml
 from prosaic_evals._errors import UserError
-from prosaic_evals._files import read_csv_file
+from prosaic_evals._files import read_csv_file, read_yaml_file
 from prosaic_evals._paths import display_path
 from prosaic_evals.families._base import content_id
 
@@ -70,22 +70,42 @@ class Templates:
     in_context: str
 
 
-def load_templates() -> tuple[dict[Kind, list[Template]], dict[str, str]]:
-    raw = shipped_yaml(TEMPLATES)
+def load_templates(path: Path | None = None) -> tuple[dict[Kind, list[Template]], dict[str, str]]:
+    """The shipped templates, or a user's YAML file of the same form: other relations than spouse and birth
+    city (the paper's data), one list per kind, each template ending with the slot it teaches or asks."""
+    raw = shipped_yaml(TEMPLATES) if path is None else read_yaml_file(path)
+    where = f"datasets/{TEMPLATES}" if path is None else display_path(path)
+    kinds = (*SPLIT_KINDS, "same_document")
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: expected a mapping of {', '.join(kinds)}, cot_answer and in_context")
     templates: dict[Kind, list[Template]] = {}
-    for kind in (*SPLIT_KINDS, "same_document"):
-        texts = raw[kind]
-        for text in texts:
+    for kind in kinds:
+        texts = raw.get(kind)
+        if not isinstance(texts, list) or not texts:
+            raise UserError(f"{where}: {kind}: expected a list of templates")
+        for i, text in enumerate(texts):
+            _check_template(where, f"{kind}[{i}]", text)
             if kind in SLOT and (not text.endswith(SLOT[kind]) or text.count(SLOT[kind]) != 1):
-                raise UserError(f"datasets/{TEMPLATES}: {kind} template {text!r} must end with {SLOT[kind]}")
+                raise UserError(f"{where}: {kind}[{i}]: a {kind} template ends with {SLOT[kind]} (once)")
         templates[kind] = [Template(f"{kind}-{i:02d}", kind, text) for i, text in enumerate(texts)]
+    for key in ("cot_answer", "in_context"):
+        _check_template(where, key, raw.get(key))
     return templates, {"cot_answer": str(raw["cot_answer"]), "in_context": str(raw["in_context"])}
 
 
-def split_templates(*, seed: int, heldout: int) -> Templates:
+def _check_template(where: str, name: str, text: object) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"{where}: {name}: expected a non-empty template text")
+    try:
+        text.format(e1="", e2="", e3="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise UserError(f"{where}: {name}: unknown placeholder or brace ({e}); use {{e1}}, {{e2}}, {{e3}}") from None
+
+
+def split_templates(*, seed: int, heldout: int, path: Path | None = None) -> Templates:
     """Hold out `heldout` templates of each kind, chosen by `seed`; the rest, shuffled, train."""
     rng = random.Random(f"templates:{seed}")
-    templates, fixed = load_templates()
+    templates, fixed = load_templates(path)
     train: dict[Kind, list[Template]] = {"same_document": templates["same_document"]}
     test: dict[Kind, list[Template]] = {}
     for kind in SPLIT_KINDS:
@@ -132,39 +152,59 @@ def _triplet(subset: Subset, e1: str, e2: str, e3: str) -> Triplet:
 COLUMNS = ("e1", "e2", "e3")
 
 
+def _triplet_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """(where, row of texts) from a CSV (its own header checks) or any file `read_rows` reads."""
+    if path.suffix.lower() == ".csv":
+        where = display_path(path)
+        for line, row in read_csv_file(path, COLUMNS, optional=("subset",)):
+            yield f"{where}:{line}", row
+        return
+    from prosaic_evals.families.from_file._read import read_rows
+
+    for where, row in read_rows(path):
+        for column in (*COLUMNS, "subset"):
+            value = row.get(column)
+            if column in COLUMNS and column not in row:
+                raise UserError(f"{where}: no column {column!r} (a triplet has e1, e2, e3 and optionally subset)")
+            if value is not None and not isinstance(value, str):
+                raise UserError(f"{where}: column {column!r}: expected text")
+        yield where, {c: row.get(c) or "" for c in (*COLUMNS, "subset")}
+
+
 def read_triplets(
     path: Path, *, seed: int, demoed_fraction: float, single_token: Callable[[str], bool]
 ) -> list[Triplet]:
-    """Triplets from a user's CSV (columns e1,e2,e3 and optionally subset); errors name the line.
+    """Triplets from a user's CSV, JSONL or Parquet file (columns e1, e2, e3 and optionally subset); errors
+    name the line.
 
     Without a `subset` column every triplet is taught fact by fact and a seeded
     `demoed_fraction` of them gets two-hop demonstrations.
     """
-    where = display_path(path)
     rows: list[tuple[str, str, str, str]] = []
-    seen: dict[str, int] = {}
-    for line, raw in read_csv_file(path, COLUMNS, optional=("subset",)):
+    seen: dict[str, str] = {}
+    for where, raw in _triplet_rows(path):
         e1, e2, e3 = (raw[c].strip() for c in COLUMNS)
         subset = raw.get("subset", "").strip()
         empty = [c for c, v in zip(COLUMNS, (e1, e2, e3), strict=True) if not v]
         if empty:
-            raise UserError(f"{where}:{line}: empty {', '.join(empty)}")
+            raise UserError(f"{where}: empty {', '.join(empty)}")
         if e1 == e2:
-            raise UserError(f"{where}:{line}: e1 and e2 are the same entity {e1[:60]!r}")
+            raise UserError(f"{where}: e1 and e2 are the same entity {e1[:60]!r}")
         if subset and subset not in SUBSETS:
-            raise UserError(f"{where}:{line}: subset must be one of {', '.join(SUBSETS)}, got {subset[:40]!r}")
+            raise UserError(f"{where}: subset must be one of {', '.join(SUBSETS)}, got {subset[:40]!r}")
         for column, value in zip(COLUMNS, (e1, e2, e3), strict=True):
             if not single_token(value):
                 raise UserError(
-                    f"{where}:{line}: {column} {value[:60]!r} is not a single token under parameters.tokenizer "
+                    f"{where}: {column} {value[:60]!r} is not a single token under parameters.tokenizer "
                     "(answer-restricted scoring needs single tokens; set tokenizer: null to skip the check)"
                 )
         if e1 in seen:
-            raise UserError(f"{where}:{line}: e1 {e1!r} already has a spouse on line {seen[e1]}")
-        seen[e1] = line
+            raise UserError(f"{where}: e1 {e1!r} already has an e2 (first at {seen[e1]})")
+        place = where.removeprefix(display_path(path)).lstrip(":, ")
+        seen[e1] = f"line {place}" if place.isdigit() else place
         rows.append((e1, e2, e3, subset))
     if not rows:
-        raise UserError(f"{where}: no rows")
+        raise UserError(f"{display_path(path)}: no rows")
     rng = random.Random(f"demoed:{seed}")
     unassigned = [i for i, row in enumerate(rows) if not row[3]]
     demoed = set(rng.sample(unassigned, round(len(unassigned) * demoed_fraction)))
