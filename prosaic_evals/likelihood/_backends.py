@@ -90,28 +90,43 @@ class HFForward:
         return await anyio.to_thread.run_sync(self._forward, list(batch))
 
     def _forward(self, batch: list[Tokenized]) -> list[float]:
-        out: list[float] = []
-        for start in range(0, len(batch), self.chunk):
-            self.requests += 1
-            out += self._forward_chunk(batch[start : start + self.chunk])
+        # candidates of one prompt share its forward pass: the prompt runs once, its key/value cache then
+        # serves every candidate (K candidates cost about one prompt plus K short continuations)
+        out = [0.0] * len(batch)
+        by_prompt: dict[tuple[int, ...], list[int]] = {}
+        for i, tokens in enumerate(batch):
+            by_prompt.setdefault(tokens.prompt, []).append(i)
+        for prompt, rows in by_prompt.items():
+            for start in range(0, len(rows), self.chunk):
+                self.requests += 1
+                chunk = rows[start : start + self.chunk]
+                for i, value in zip(
+                    chunk, self._candidates(prompt, [batch[i].continuation for i in chunk]), strict=True
+                ):
+                    out[i] = value
         return out
 
-    def _forward_chunk(self, batch: list[Tokenized]) -> list[float]:
+    def _candidates(self, prompt: tuple[int, ...], continuations: list[tuple[int, ...]]) -> list[float]:
         import torch
 
-        sequences = [t.prompt + t.continuation for t in batch]
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(batch), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, seq in enumerate(sequences):  # right padding keeps positions aligned
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
         device = next(self.model.parameters()).device
         with torch.no_grad():
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0]
-        # token i is predicted at position i - 1 of the shifted log-probabilities
-        return [
-            float(logp[row, len(t.prompt) - 1 : len(t.prompt) - 1 + len(t.continuation)].sum())
-            for row, t in enumerate(batch)
-        ]
+            head = self.model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+            first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)  # predicts each candidate's first token
+            width = max(len(c) for c in continuations)
+            if width == 1:
+                return [float(first[c[0]]) for c in continuations]
+            ids = torch.full((len(continuations), width), self.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(continuations), len(prompt) + width), dtype=torch.long)
+            mask[:, : len(prompt)] = 1
+            for row, c in enumerate(continuations):  # right padding keeps positions aligned
+                ids[row, : len(c)] = torch.tensor(c)
+                mask[row, len(prompt) : len(prompt) + len(c)] = 1
+            cache = head.past_key_values
+            cache.batch_repeat_interleave(len(continuations))
+            tail = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache)
+            logp = torch.log_softmax(tail.logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:, None].to(device))[
+                ..., 0
+            ]
+        # token j > 0 of a candidate is predicted at position j - 1 of its own forward pass
+        return [float(first[c[0]]) + float(logp[row, : len(c) - 1].sum()) for row, c in enumerate(continuations)]
