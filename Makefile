@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/bench_finetune.py
 	$(BIN)/python tests/benchmarks/bench_probes.py
 	$(BIN)/python tests/benchmarks/bench_sweep.py
+	$(BIN)/python tests/benchmarks/bench_likelihood.py --items 60
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

@@ -84,3 +84,37 @@ def test_providers_without_logprobs_are_refused_clearly() -> None:
     assert reason is not None and "Anthropic" in reason and "hf/<model>" in reason
     with pytest.raises(UserError, match="likelihood scoring needs prompt log-probabilities"):
         engine_for(claude.api)
+
+
+def long_prompt() -> tuple[tuple[str, str], ...]:
+    """A prompt of several hundred tokens (several of the server's 128-token cache blocks), new to the server."""
+    documents = "\n".join(f"Document {i}: print(f_{i % 7}({i})) outputs {3 * i + 2}." for i in range(30))
+    return (("user", f"{documents}\nRun {uuid.uuid4()}: write f_3 as a Python lambda."),)
+
+
+def test_candidates_of_a_long_prompt_read_its_prefix_cache_and_keep_their_logprobs(local_model: Any) -> None:
+    engine = engine_for(local_model.api, cache=False)
+    backend = engine.backend
+    question = long_prompt()
+    candidates = [f"lambda x: {a} * x + {b}" for a in (1, 2, 3) for b in (0, 2)]
+    tokens = [asyncio.run(engine.tokenizer.encode(LogprobRequest(question, c))) for c in candidates]
+    prompt = tokens[0].prompt
+    assert len(prompt) >= 3 * 128 and len({t.continuation for t in tokens}) == 6
+    cached_before = backend.cached_tokens  # type: ignore[attr-defined]
+    shared = asyncio.run(backend.logprobs(tokens))
+    # the first candidate computes the prompt; the five others read its whole blocks from the cache
+    assert backend.cached_tokens - cached_before >= 5 * (len(prompt) // 128) * 128  # type: ignore[attr-defined]
+    recomputed = asyncio.run(backend._echo(tokens))  # type: ignore[attr-defined]  # every prompt token computed
+    assert shared == pytest.approx(recomputed, abs=1e-3)
+
+
+def test_one_token_candidates_are_scored_in_one_generation_step(local_model: Any) -> None:
+    engine = engine_for(local_model.api, cache=False)
+    words = ["Paris", "London", "Rome", "Yes", "No", "The"]
+    questions = [(("user", f"In which city was person {uuid.uuid4()} born? One word."),) for _ in range(3)]
+    tokens = [asyncio.run(engine.tokenizer.encode(LogprobRequest(q, w))) for q in questions for w in words]
+    assert {len(t.continuation) for t in tokens} == {1}
+    before = engine.backend.requests  # type: ignore[attr-defined]
+    scored = asyncio.run(engine.backend.logprobs(tokens))
+    assert engine.backend.requests == before + 1  # type: ignore[attr-defined]  # 3 prompts x 6 words, one request
+    assert scored == pytest.approx(asyncio.run(engine.backend._echo(tokens)), abs=1e-3)  # type: ignore[attr-defined]

