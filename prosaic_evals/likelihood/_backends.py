@@ -25,8 +25,8 @@ SHARED_PROMPT_TOKENS = 64
 blocks only: 32 tokens on servers managed here on CPU, 16 by default on GPU builds); shorter prompts
 gain less than they lose by leaving a batch of many prompts per request."""
 
-MAX_TOKEN_IDS = 512
-"""Most candidate tokens asked for in one single-token request."""
+MAX_TOKEN_IDS = 128
+"""Most candidate tokens asked for in one single-token request (vLLM 0.32's MAX_LOGPROB_TOKEN_IDS)."""
 
 
 class VLLMCompletions:
@@ -49,6 +49,8 @@ class VLLMCompletions:
         self.server = server
         self.read_cache = server is not None
         """Whether to read the prefix cache: only on servers we start (with the plugin, reporting cached tokens)."""
+        self.token_ids = True
+        """Whether the server takes `logprob_token_ids` (vLLM before 0.32 does not: then every candidate is echoed)."""
         self.requests = 0
         self.cached_tokens = 0
         """Prompt tokens the server read from its prefix cache instead of computing them."""
@@ -60,7 +62,7 @@ class VLLMCompletions:
         rest: list[int] = []
         for rows in _by_prompt(batch).values():
             prompt = batch[rows[0]].prompt
-            if len(rows) > 1 and all(len(batch[i].continuation) == 1 for i in rows):
+            if len(rows) > 1 and self.token_ids and all(len(batch[i].continuation) == 1 for i in rows):
                 single += rows
             elif len(rows) > 1 and self.read_cache and len(prompt) >= SHARED_PROMPT_TOKENS:
                 shared.append(rows)
@@ -88,27 +90,23 @@ class VLLMCompletions:
     async def _next_token(self, batch: list[Tokenized]) -> list[float]:
         """One-token candidates: the log-probability of each as the token generated after its prompt."""
         prompts = list(dict.fromkeys(t.prompt for t in batch))
-        wanted = sorted({t.continuation[0] for t in batch})
         body = {
             "model": self.model,
             "prompt": [list(p) for p in prompts],
             "max_tokens": 1,
             "temperature": 0,
             "logprobs": 1,
-            "logprob_token_ids": wanted,
+            "logprob_token_ids": sorted({t.continuation[0] for t in batch}),
             "return_tokens_as_token_ids": True,
         }
-        response = await self._post(body)
-        tables: dict[tuple[int, ...], dict[str, float]] = {}
-        for choice in response["choices"]:
-            top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
-            if not top:
-                raise UserError(f"{self.url} returned no log-probabilities for the requested tokens")
-            tables[prompts[choice["index"]]] = top
         try:
+            response = await self._post(body)
+            tables = {prompts[c["index"]]: ((c.get("logprobs") or {}).get("top_logprobs") or [{}])[0]
+                      for c in response["choices"]}  # fmt: skip
             return [float(tables[t.prompt][f"token_id:{t.continuation[0]}"]) for t in batch]
-        except KeyError:
-            raise UserError(f"{self.url} left out a requested token's log-probability (logprob_token_ids)") from None
+        except (UserError, KeyError, TypeError):  # refused, or the field ignored: a server without it
+            self.token_ids = False
+            return await self._echo(batch)
 
     async def _from_prefix_cache(self, batch: list[Tokenized]) -> list[float]:
         """Candidates of one long prompt, one per request: the first computes the prompt, the others read it
