@@ -558,10 +558,12 @@ def report(inputs: tuple[Path, ...], output: Path, title: str | None, baseline: 
     results.csv/.json (every number, with its logs and sample ids) and samples.parquet.
     """
     from prosaic_evals._paths import check_output_folder
+
+    check_output_folder(output, "report.md")  # before any work, and before the heavy imports
+
     from prosaic_evals.report import ReportOptions, build_report, gather, write_report
     from prosaic_evals.run._compare import parse_margins
 
-    check_output_folder(output, "report.md")  # before any work
     options = ReportOptions(title, baseline, correction, effect, effect_dz, parse_margins(margins))
     built = build_report(gather(list(inputs)), options, say=lambda message: click.echo(message, err=True))
     for warning in built.warnings:

@@ -45,6 +45,30 @@ def embedded_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_dir(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random model of the embedded model's architecture and tokenizer (tests/_tiny.py), for mechanics."""
+    from tests._tiny import build_tiny
+
+    return build_tiny(embedded_dir, tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_dir: Path) -> Iterator[object]:
+    """The tiny model on its own managed vLLM server, shared by the session's tests of mechanics (runs, faults,
+    restarts, studies): it generates several times faster than the embedded model and behaves alike."""
+    from prosaic_evals.models import POOL, resolve_model
+
+    model = resolve_model(f"vllm/{tiny_dir}")
+    yield model
+    POOL.stop(model.api.launch)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_model: object) -> object:
+    return tiny_model.api.server  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
 def local_model(embedded_dir: Path) -> Iterator[object]:
     """The embedded model on a managed vLLM server, shared by the whole session."""
     from prosaic_evals.models import POOL, resolve_model

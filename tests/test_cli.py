@@ -213,19 +213,20 @@ SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}
 
 
 @pytest.mark.slow
-def test_no_signal_leaves_the_server_behind(tmp_path: Path) -> None:
+def test_no_signal_leaves_the_server_behind(tmp_path: Path, tiny_dir: Path) -> None:
     """SIGINT, SIGTERM and SIGKILL (no handler, no atexit) all take the managed server down with the harness.
 
     Three harnesses run at once (one per signal, each with its own home), so that their servers start
     side by side. Each run has a non-default server option: one server serves it (inspect looks models
-    up by name, which once started a second server with the default options).
+    up by name, which once started a second server with the default options). The tiny model: a server's
+    process tree is the same for any model, and it answers fast.
     """
     runs = {}
     for signum in SIGNALS:
         home, logs = tmp_path / f"home-{signum}", tmp_path / f"logs-{signum}"
         process = subprocess.Popen(
             [sys.executable, "-m", "prosaic_evals._cli", "run", "reversal_curse", "reversal_curse_likelihood",
-             "-M", "kv_cache_gib=1", "--log-dir", str(logs), "--display", "plain"],
+             "--model", f"vllm/{tiny_dir}", "-M", "kv_cache_gib=1", "--log-dir", str(logs), "--display", "plain"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default,
             env={**os.environ, "PROSAIC_EVALS_HOME": str(home), "INSPECT_CACHE_DIR": str(home / "inspect-cache")},
         )  # fmt: skip

@@ -209,6 +209,9 @@ class VLLMServer:
     in the servers folder lets a later start reap what an older version left behind.
     """
 
+    started_s = 0.0
+    """Seconds all servers of this process spent starting (a study reports where its time went)."""
+
     def __init__(self, spec: LaunchSpec, *, log_dir: Path | None = None) -> None:
         self.spec = spec
         self.api_key = secrets.token_urlsafe(24)
@@ -260,6 +263,7 @@ class VLLMServer:
         self._wait_healthy(began, say)
         for name, path in self.adapters.items():
             self._post_adapter(name, path)
+        VLLMServer.started_s += time.monotonic() - began
         say(f"vLLM server for {self.spec.served_name} ready after {time.monotonic() - began:.0f} s")
 
     def _wait_healthy(self, began: float, say: Callable[[str], None]) -> None:

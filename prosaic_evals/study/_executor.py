@@ -210,8 +210,11 @@ def _local_cluster(options: RayOptions, say: Callable[[str], None]) -> Iterator[
     read_end, write_end = os.pipe()
     try:
         with log.open("ab") as out:
+            # RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0: on SIGTERM the head would otherwise drain for 30 s (for Ray
+            # Serve traffic); this cluster is the study's own and idle when it is taken down
             process = subprocess.Popen([sys.executable, str(LIFELINE), str(read_end), "--", *command],
                                        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env={**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
                                        pass_fds=(read_end,), start_new_session=True)  # fmt: skip
     finally:
         os.close(read_end)

@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import time
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -177,9 +178,11 @@ def status(path: Path, output: Path | None = None) -> list[dict[str, str]]:
 
 
 def _run_cell(spec: StudySpec, cell: Cell, path: Path, output: Path, spend: dict[str, Any]) -> Comparison:
-    began = time.monotonic()
+    from prosaic_evals.models._vllm_server import VLLMServer
+
+    began, since = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
     variant = finetune(cell.finetune, relative_to=path.parent)
-    tuned = time.monotonic()
+    tuned, starting = time.monotonic(), VLLMServer.started_s
     result = run(
         spec.tasks,
         RunOptions(
@@ -194,7 +197,7 @@ def _run_cell(spec: StudySpec, cell: Cell, path: Path, output: Path, spend: dict
             confirm=spend.get("confirm"),
         ),
     )
-    evaluated = time.monotonic()
+    evaluated, started = time.monotonic(), VLLMServer.started_s - starting
     logs = _replace_logs(output, [Path(p) for p in result.logs])
     frame = result.frame.assign(log=result.frame["log"].map(lambda p: display_path(output / "logs" / Path(p).name)))
     comparison = compare_frame(frame, baseline=result.models[0], correction=spec.correction, margins=spec.margins)
@@ -206,9 +209,11 @@ def _run_cell(spec: StudySpec, cell: Cell, path: Path, output: Path, spend: dict
         "variant": variant.model_dump(mode="json"),
         "models": result.models,
         "logs": [display_path(p) for p in logs],
-        "timings_s": {
+        "timings_s": {  # where the time went; a variant reused rather than trained now has no training time
             "finetune": round(tuned - began, 1),
-            "evaluate": round(evaluated - tuned, 1),
+            "training": float(variant.metrics.get("runtime_s") or 0.0) if variant.created >= since else 0.0,
+            "server_start": round(started, 1),
+            "evaluate": round(evaluated - tuned - started, 1),
             "total": round(evaluated - began, 1),
         },
         "versions": versions(),

@@ -114,10 +114,10 @@ def evaluate_job(tasks: list[str], models: list[str], options: dict[str, Any],
                  logs: list[str]) -> tuple[list[str], pd.DataFrame, dict[str, Any]]:  # fmt: skip
     """A base and its variants on every task, on one vLLM server: (inspect model names, sample frame, where and
     how long it ran)."""
-    from prosaic_evals.models._vllm_server import POOL
+    from prosaic_evals.models._vllm_server import POOL, VLLMServer
     from prosaic_evals.run import RunOptions, run
 
-    began = time.monotonic()
+    began, starting = time.monotonic(), VLLMServer.started_s
     running = {server.spec for server in POOL.servers()}
     outs = [open(log, "a") for log in logs]  # noqa: SIM115 (closed below)
     try:
@@ -128,7 +128,8 @@ def evaluate_job(tasks: list[str], models: list[str], options: dict[str, Any],
                 POOL.stop(server.spec)
         for out in outs:
             out.close()
-    ran = {"host": platform.node(), "pid": os.getpid(), "seconds": round(time.monotonic() - began, 1)}
+    ran = {"host": platform.node(), "pid": os.getpid(), "seconds": round(time.monotonic() - began, 1),
+           "server_start_s": round(VLLMServer.started_s - starting, 1)}  # fmt: skip
     return result.models, result.frame, ran
 
 

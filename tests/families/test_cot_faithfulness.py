@@ -213,13 +213,15 @@ def test_the_judges_verdict_is_its_first_yes_or_no(text: str, said: bool | None)
 
 
 @pytest.mark.slow
-def test_the_three_tasks_run_on_the_embedded_model_with_local_judge_and_rewriter(
-    local_model: object,
-    server: object,
+def test_the_three_tasks_run_on_a_served_model_with_local_judge_and_rewriter(
+    tiny_dir: Path,
+    tiny_server: object,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The protocol's mechanics (conditions, judge, rewriter, interventions, both SDK paths) on the tiny model:
+    whatever it answers, every step must run and be recorded."""
     from inspect_ai.log import read_eval_log
 
     from prosaic_evals._cli import main
@@ -227,7 +229,9 @@ def test_the_three_tasks_run_on_the_embedded_model_with_local_judge_and_rewriter
 
     # one question of each of two kinds per condition (the kinds' generators are tested above)
     small = ["-T", "questions=1", "-T", "kinds=[arithmetic, syllogisms]", "-T", "max_points=3"]
-    roles = ["--model-role", "judge=local", "--model-role", "rewriter=local"]
+    tiny = f"vllm/{tiny_dir}"
+    server = tiny_server
+    roles = ["--model", tiny, "--model-role", f"judge={tiny}", "--model-role", f"rewriter={tiny}"]
     main(["run", "cot_biasing", "cot_articulation", "cot_interventions", *small, *roles,
           "--log-dir", str(tmp_path / "vllm"), "--display", "plain"])  # fmt: skip
     out = capsys.readouterr().out

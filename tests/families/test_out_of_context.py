@@ -201,15 +201,17 @@ def test_a_users_functions_are_validated_in_the_task_file() -> None:
 
 
 @pytest.mark.slow
-def test_both_tasks_run_on_the_embedded_model(
-    local_model: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_both_tasks_run_on_a_served_model(
+    tiny_dir: Path, tiny_model: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The protocols' mechanics on the tiny model (its answers are noise; every condition must run and score)."""
     from prosaic_evals._cli import main
     from prosaic_evals.run import sample_frame, summarize
 
-    main(["run", "ooc_declarative", "--limit", "30", "--log-dir", str(tmp_path), "--display", "plain"])
+    model = ["--model", f"vllm/{tiny_dir}", "--log-dir", str(tmp_path), "--display", "plain"]
+    main(["run", "ooc_declarative", "--limit", "30", *model])
     small = ["-T", "function_docs=10", "-T", "coins=3", "-T", "in_context_docs=8"]
-    main(["run", "ooc_inductive", *small, "--limit", "33", "--log-dir", str(tmp_path), "--display", "plain"])
+    main(["run", "ooc_inductive", *small, "--limit", "33", *model])
     out = capsys.readouterr().out
     for text in [*DECLARATIVE.conditions, *INDUCTIVE.conditions, "correct", "p_correct", "calibration_error"]:
         assert text in out

@@ -148,17 +148,18 @@ def test_deleted_adapter_files_are_a_one_line_error(
 
 
 RESUMABLE = (
-    "name: resumable\ndata: {task: reversal_curse, task_args: {facts_per_subset: 3, train_templates: 4}}\n"
-    "hyperparameters: {epochs: 1, batch_size: 4, lora_rank: 8, checkpoints: 12}\n"
+    "name: resumable\nbase: {base}\ndata: {{task: reversal_curse, task_args: {{facts_per_subset: 3, train_templates: 4}}}}\n"
+    "hyperparameters: {{epochs: 1, batch_size: 4, lora_rank: 8, checkpoints: 12}}\n"
 )
+"""A fine-tune of the tiny model (tests/_tiny.py): these tests are about checkpoints, signals and locks."""
 
 
 @pytest.mark.slow
 def test_a_training_sigkilled_while_saving_a_checkpoint_resumes_from_the_last_complete_one(
-    tmp_path: Path, isolated_state: Path
+    tmp_path: Path, isolated_state: Path, tiny_dir: Path
 ) -> None:
     spec = tmp_path / "ft.yaml"
-    spec.write_text(RESUMABLE)
+    spec.write_text(RESUMABLE.format(base=tiny_dir))
     command = [sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     work = isolated_state / "variants" / ".work"
@@ -189,9 +190,11 @@ def test_a_training_sigkilled_while_saving_a_checkpoint_resumes_from_the_last_co
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_a_training_with_a_line_saying_how_to_resume(tmp_path: Path, isolated_state: Path) -> None:
+def test_ctrl_c_stops_a_training_with_a_line_saying_how_to_resume(
+    tmp_path: Path, isolated_state: Path, tiny_dir: Path
+) -> None:
     spec = tmp_path / "ft.yaml"
-    spec.write_text(RESUMABLE.replace("resumable", "stopped"))
+    spec.write_text(RESUMABLE.format(base=tiny_dir).replace("resumable", "stopped"))
     process = subprocess.Popen([sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)],
                                stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)  # fmt: skip
     deadline = time.monotonic() + 600
@@ -208,10 +211,12 @@ def test_ctrl_c_stops_a_training_with_a_line_saying_how_to_resume(tmp_path: Path
 
 @pytest.mark.slow
 def test_two_identical_fine_tunes_at_once_train_once_and_both_get_the_variant(
-    tmp_path: Path, isolated_state: Path
+    tmp_path: Path, isolated_state: Path, tiny_dir: Path
 ) -> None:
     spec = tmp_path / "ft.yaml"
-    spec.write_text(RESUMABLE.replace("resumable", "twice").replace("checkpoints: 12", "checkpoints: 2"))
+    spec.write_text(
+        RESUMABLE.format(base=tiny_dir).replace("resumable", "twice").replace("checkpoints: 12", "checkpoints: 2")
+    )
     command = [sys.executable, "-m", "prosaic_evals._cli", "finetune", str(spec)]
     first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
@@ -248,13 +253,13 @@ def test_an_unknown_base_is_refused_before_training(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_full_fine_tune_is_served_as_its_own_model(embedded_dir: Path, isolated_state: Path) -> None:
+def test_a_full_fine_tune_is_served_as_its_own_model(tiny_dir: Path, isolated_state: Path) -> None:
     from inspect_ai.model import GenerateConfig
 
     from prosaic_evals.models import POOL, resolve_model
 
     spec = FineTuneSpec(
-        name="tiny-full", method="full", data=DataSpec(task="reversal_curse", task_args=TINY),
+        name="tiny-full", base=str(tiny_dir), method="full", data=DataSpec(task="reversal_curse", task_args=TINY),
         hyperparameters={"epochs": 1, "batch_size": 8, "learning_rate": 1e-5},
     )  # fmt: skip
     variant = finetune(spec, progress=lambda _: None)

@@ -19,11 +19,19 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(study: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from prosaic_evals.report import ReportOptions, build_report, gather, write_report
+def built(study: Path) -> object:
+    """The study's report, built once per module (building is most of a report's cost; tests write it)."""
+    from prosaic_evals.report import ReportOptions, build_report, gather
+
+    return build_report(gather([study]), ReportOptions())
+
+
+@pytest.fixture(scope="module")
+def report(built: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from prosaic_evals.report import write_report
 
     output = tmp_path_factory.mktemp("report") / "report"
-    write_report(build_report(gather([study]), ReportOptions()), output)
+    write_report(built, output)  # type: ignore[arg-type]
     return output
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -118,7 +119,7 @@ def test_without_matplotlib_the_report_says_so_and_has_no_figures(
 ) -> None:
     from prosaic_evals.report import ReportOptions, _report, build_report, gather, write_report
 
-    monkeypatch.setattr(_report, "pyplot", lambda: None)
+    monkeypatch.setattr(_report, "pyplot", lambda: None)  # figures are drawn while the report is built
     files = write_report(build_report(gather([study]), ReportOptions()), tmp_path / "out")
     assert not [f for f in files if f.endswith((".png", ".pdf"))]
     text = (tmp_path / "out" / "report.md").read_text()
@@ -126,12 +127,9 @@ def test_without_matplotlib_the_report_says_so_and_has_no_figures(
     assert "matplotlib is not installed" in (tmp_path / "out" / "report.html").read_text()
 
 
-def test_a_failed_write_leaves_the_previous_report(
-    study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from prosaic_evals.report import ReportOptions, _report, build_report, gather, write_report
+def test_a_failed_write_leaves_the_previous_report(built: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prosaic_evals.report import _report, write_report
 
-    built = build_report(gather([study]), ReportOptions())
     write_report(built, tmp_path / "out")
     before = (tmp_path / "out" / "report.md").read_text()
 
@@ -174,7 +172,9 @@ def test_one_model_gets_scores_without_comparisons_and_probe_results_alone_a_pro
 def test_an_output_folder_that_holds_other_files_is_never_replaced(
     study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The report folder is replaced whole: `-o .` or `-o ~/paper` must not delete a user's files."""
+    """The report folder is replaced whole: `-o .` or `-o ~/paper` must not delete a user's files. (One model's
+    log as input: the rules are the same for any input, and its report is quick to build.)"""
+    study = log_of(study, "reversal_curse", "local")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("mine")
     for target, expected in [(".", "cannot be the working folder or above it"), ("..", "or above it"),

@@ -1,6 +1,7 @@
-"""Faults on the real server: a flaky or dead server behind a fault-injecting proxy, a harness killed
+"""Faults on a real server: a flaky or dead server behind a fault-injecting proxy, a harness killed
 or stopped mid-run. Runs go through the server URL (`--model http://...`), so the session's shared
-server serves them all; what a managed server does when the harness dies is in tests/test_cli.py."""
+tiny-model server serves them all (faults and resumes are the same for any model, and it answers fast);
+what a managed server does when the harness dies is in tests/test_cli.py."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from tests._processes import sigint_default
 
 pytestmark = pytest.mark.slow
 TASKS = ["reversal_curse", "reversal_curse_likelihood"]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_server: Any) -> Any:
+    return tiny_server
 
 
 def cli(server: Any, *args: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], float]:

@@ -17,7 +17,7 @@ from prosaic_evals.study import load_study
 STUDY = """\
 name: tiny_reversal
 tasks: [reversal_curse, reversal_curse_likelihood]
-task_args: {seed: 0, facts_per_subset: 2, train_templates: 8}
+task_args: {seed: 0, facts_per_subset: 2, train_templates: 4}
 finetune:
   name: tiny-study-lora
   hyperparameters: {epochs: 3, batch_size: 8, learning_rate: 3.0e-3, lora_rank: 8}
@@ -54,6 +54,10 @@ def test_a_study_fine_tunes_evaluates_compares_and_reuses_everything(
     assert provenance["variant"]["name"] == "tiny-study-lora" and provenance["variant"]["seed"] == 0
     assert provenance["models"] == ["prosaic-vllm/local", "prosaic-vllm/variant/tiny-study-lora"]
     assert len(provenance["logs"]) == 4 and all(Path(p).exists() for p in provenance["logs"])
+    spent = provenance["timings_s"]  # where the time went
+    assert 0 < spent["training"] < spent["finetune"] and spent["evaluate"] > 0
+    assert spent["server_start"] == 0  # the session's server (started before) served base and variant
+    assert spent["total"] == pytest.approx(spent["finetune"] + spent["server_start"] + spent["evaluate"], abs=0.3)
     table = pd.read_csv(results / "comparison.csv").set_index(["task", "condition", "metric"])
     assert len(table) == 4 + 4 * 3  # exact match; likelihood: contrast, beats_distractors, p_correct
     for condition in ("p2d_same", "d2p_same"):  # the fine-tuned facts became more likely in the trained direction
@@ -64,12 +68,14 @@ def test_a_study_fine_tunes_evaluates_compares_and_reuses_everything(
     main(["study", str(path)])  # again: same variant, every model call cached
     again = json.loads((results / "study.json").read_text())
     assert again["variant"]["identity"] == provenance["variant"]["identity"]
-    assert again["timings_s"]["finetune"] < 30
+    assert again["timings_s"]["finetune"] < 30 and again["timings_s"]["training"] == 0  # reused, not trained
     assert pd.read_csv(results / "samples.csv")["cached"].all()
 
 
-MATRIX = (
-    STUDY.replace("tiny-study-lora", "tiny-matrix-lora").replace("epochs: 3", "epochs: 1")
+MATRIX = (  # 16 training records (train_templates is training-only: the evaluated items are the study's)
+    STUDY.replace("tiny-study-lora", "tiny-matrix-lora")
+    .replace("epochs: 3", "epochs: 1")
+    .replace("train_templates: 4", "train_templates: 2")
     + "seeds: [0, 1]\nrecipes:\n  - {name: default}\n  - {name: broken, data_task_args: {train_templates: 0}}\n"
 )
 
@@ -133,6 +139,7 @@ def test_a_seed_matrix_runs_each_cell_survives_a_failed_one_resumes_and_runs_the
     pd.testing.assert_frame_equal(on_ray, first)
     ran = json.loads((tmp_path / "on-ray" / "cells" / "default-local-s0" / "study.json").read_text())["evaluated"]
     assert ran["pid"] != os.getpid() and ran["with"][0] == "prosaic-vllm/local"
+    assert 0 < ran["server_start_s"] < ran["seconds"]  # the worker started its own server, and says how long it took
     assert json.loads((tmp_path / "on-ray" / "study.json").read_text())["executor"] == "ray"
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"gcs_server" in _read(p)]
 

@@ -3,6 +3,7 @@ against a real local Ray cluster (no model needed)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -85,17 +86,24 @@ def test_resources_no_node_has_are_named_in_one_line_on_a_real_local_cluster(tmp
     assert last == ("error: ray.evaluate.num_gpus: 1 GPU, but no node of the Ray cluster has that many "
                     "(the most any node has: 0)")  # fmt: skip
     assert "Ray: starting a local cluster on 127.0.0.1:" in result.stderr
-    assert not _ray_processes()  # the local cluster went down with the study
+    assert not _ray_processes(_cluster_port(result.stderr))  # the local cluster went down with the study
 
 
-def _ray_processes() -> list[str]:
+def _cluster_port(output: str) -> int:
+    found = re.search(r"Ray: starting a local cluster on 127\.0\.0\.1:(\d+)", output)
+    assert found, output
+    return int(found.group(1))
+
+
+def _ray_processes(port: int) -> list[str]:
+    """The GCS server and raylet of the cluster at `port` (a test on the other worker may run a cluster too)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "gcs_server" in command or "raylet/raylet" in command:
+        if f"--gcs_server_port={port} " in command or f"--gcs-address=127.0.0.1:{port} " in command:
             found.append(command[:80])
     return found
 
@@ -119,13 +127,16 @@ def test_a_killed_study_takes_its_local_ray_cluster_down(tmp_path: Path) -> None
     process = subprocess.Popen([sys.executable, "-m", "prosaic_evals._cli", "study", "study.yaml"], cwd=tmp_path,
                                stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)  # fmt: skip
     assert process.stderr is not None
+    seen = ""
     for line in process.stderr:
+        seen += line
         if "fine-tuning" in line:  # the cluster is up and a job was submitted to it
             break
-    assert _ray_processes(), "the local cluster should be running now"
+    port = _cluster_port(seen)
+    assert _ray_processes(port), "the local cluster should be running now"
     process.kill()
     process.wait(timeout=10)
     deadline = time.monotonic() + 45
-    while _ray_processes() and time.monotonic() < deadline:
+    while _ray_processes(port) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not _ray_processes()
+    assert not _ray_processes(port)
