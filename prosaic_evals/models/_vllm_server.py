@@ -124,8 +124,6 @@ class LaunchSpec:
             "--dtype", self.dtype,
             "--tensor-parallel-size", str(self.tensor_parallel_size),
             "--data-parallel-size", str(self.data_parallel_size),
-            # per-request cached prompt tokens: likelihood scoring reads the prefix cache only where it can check them
-            "--enable-prompt-tokens-details",
         ]  # fmt: skip
         if self.max_model_len:
             args += ["--max-model-len", str(self.max_model_len)]

@@ -62,10 +62,11 @@ def likelihood(
         messages = prompt_messages(state)
         primary = target.target[0]  # other accepted answers are not scored (Target.text would join them)
         candidates = [primary, *state.metadata["distractors"]]
-        results = await engine.score([LogprobRequest(messages, c, completion) for c in candidates])
-        priors = []
-        if normalize == "pmi":
-            priors = await engine.score([LogprobRequest(EMPTY_PROMPT, c, completion) for c in candidates])
+        requests = [LogprobRequest(messages, c, completion) for c in candidates]
+        if normalize == "pmi":  # priors in the same call: one batch, not two round trips
+            requests += [LogprobRequest(EMPTY_PROMPT, c, completion) for c in candidates]
+        scored = await engine.score(requests)
+        results, priors = scored[: len(candidates)], scored[len(candidates) :]
         values = [r.logprob / r.n_tokens if normalize == "mean" else r.logprob for r in results]
         if priors:
             values = [v - prior.logprob for v, prior in zip(values, priors, strict=True)]

@@ -83,7 +83,7 @@ class Backends:
     def scorers(self, name: str) -> tuple[Callable[[list[Tokenized]], list[float]], ...]:
         if name == "vllm":
             backend: Any = self.vllm.backend
-            return batched(backend._echo), batched(backend.logprobs)
+            return batched(backend._echo_uncached), batched(backend.logprobs)
         return (
             lambda b: one_pass_per_candidate(self.model, self.pad, b),
             batched(self.hf.backend.logprobs),

@@ -87,7 +87,7 @@ def test_providers_without_logprobs_are_refused_clearly() -> None:
 
 
 def long_prompt() -> tuple[tuple[str, str], ...]:
-    """A prompt of several hundred tokens (several of the server's 128-token cache blocks), new to the server."""
+    """A prompt of several hundred tokens (a dozen of the server's 32-token cache blocks), new to the server."""
     documents = "\n".join(f"Document {i}: print(f_{i % 7}({i})) outputs {3 * i + 2}." for i in range(30))
     return (("user", f"{documents}\nRun {uuid.uuid4()}: write f_3 as a Python lambda."),)
 
@@ -99,13 +99,40 @@ def test_candidates_of_a_long_prompt_read_its_prefix_cache_and_keep_their_logpro
     candidates = [f"lambda x: {a} * x + {b}" for a in (1, 2, 3) for b in (0, 2)]
     tokens = [asyncio.run(engine.tokenizer.encode(LogprobRequest(question, c))) for c in candidates]
     prompt = tokens[0].prompt
-    assert len(prompt) >= 3 * 128 and len({t.continuation for t in tokens}) == 6
-    cached_before = backend.cached_tokens  # type: ignore[attr-defined]
+    assert len(prompt) >= 12 * 32 and len({t.continuation for t in tokens}) == 6
+    cached_before, requests_before = backend.cached_tokens, backend.requests  # type: ignore[attr-defined]
     shared = asyncio.run(backend.logprobs(tokens))
-    # the first candidate computes the prompt; the five others read its whole blocks from the cache
-    assert backend.cached_tokens - cached_before >= 5 * (len(prompt) // 128) * 128  # type: ignore[attr-defined]
-    recomputed = asyncio.run(backend._echo(tokens))  # type: ignore[attr-defined]  # every prompt token computed
+    # one request; the first candidate computes the prompt, the five others read its whole blocks from the cache
+    assert backend.requests - requests_before == 1  # type: ignore[attr-defined]
+    assert backend.cached_tokens - cached_before >= 5 * (len(prompt) // 32) * 32  # type: ignore[attr-defined]
+    recomputed = asyncio.run(backend._echo_uncached(tokens))  # type: ignore[attr-defined]  # every token computed
     assert shared == pytest.approx(recomputed, abs=1e-3)
+
+
+def test_candidates_whose_own_tokens_came_from_the_cache_take_them_from_their_batch_or_ask_again(
+    local_model: Any,
+) -> None:
+    """Candidates share their first 10 tokens after a 60-token prompt: the block of positions 32-63 holds 4
+    of them. In one batch, the others read those from the cache and take their values from the candidate
+    that computed them; a later candidate alone has no such values and is asked again without the cache."""
+    import random
+
+    from prosaic_evals.likelihood._types import Tokenized
+
+    backend = engine_for(local_model.api, cache=False).backend
+    rng = random.Random(uuid.uuid4().int)  # a prompt new to the server
+    prompt, shared = (
+        tuple(rng.randrange(1000, 20000) for _ in range(60)),
+        [rng.randrange(1000, 20000) for _ in range(10)],
+    )
+    tokens = [Tokenized(prompt, (*shared, last)) for last in (400, 500, 600)]
+    requests_before, cached_before = backend.requests, backend.cached_tokens  # type: ignore[attr-defined]
+    scored = asyncio.run(backend.logprobs(tokens[:2]))
+    assert backend.requests - requests_before == 1  # type: ignore[attr-defined]
+    assert backend.cached_tokens - cached_before >= 64  # type: ignore[attr-defined]  # the second read two blocks
+    scored += asyncio.run(backend.logprobs(tokens[2:]))
+    assert backend.requests - requests_before == 3  # type: ignore[attr-defined]  # the third asked again
+    assert scored == pytest.approx(asyncio.run(backend._echo_uncached(tokens)), abs=1e-3)  # type: ignore[attr-defined]
 
 
 def test_one_token_candidates_are_scored_in_one_generation_step(local_model: Any) -> None:
@@ -117,4 +144,4 @@ def test_one_token_candidates_are_scored_in_one_generation_step(local_model: Any
     before = engine.backend.requests  # type: ignore[attr-defined]
     scored = asyncio.run(engine.backend.logprobs(tokens))
     assert engine.backend.requests == before + 1  # type: ignore[attr-defined]  # 3 prompts x 6 words, one request
-    assert scored == pytest.approx(asyncio.run(engine.backend._echo(tokens)), abs=1e-3)  # type: ignore[attr-defined]
+    assert scored == pytest.approx(asyncio.run(engine.backend._echo_uncached(tokens)), abs=1e-3)  # type: ignore[attr-defined]

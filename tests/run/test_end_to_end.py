@@ -60,15 +60,17 @@ def test_the_suite_prints_every_condition_with_intervals_and_a_rerun_calls_no_mo
         assert log.eval.metadata and log.eval.metadata["family"] == "reversal_curse"
         identity = log.eval.metadata["models"]["prosaic-vllm/local"]["identity"]  # reports cite it
         assert identity.startswith("smollm2-135m-instruct@")
+        assert log.eval.config.log_realtime is False  # no live sample events unless asked (--live)
 
     for path in logs_in(first):  # no secret in any file of the log
         with zipfile.ZipFile(path) as archive:
             assert not any(server.api_key.encode() in archive.read(name) for name in archive.namelist())
 
     starts = server.starts
-    out = run_cli(capsys, *TASKS, "--limit", "8", "--log-dir", str(second))
+    out = run_cli(capsys, *TASKS, "--limit", "8", "--log-dir", str(second), "--live")
     assert "16 samples; 0 called a model, 16 came from the cache" in out
     assert server.starts == starts
+    assert all(read_eval_log(str(p), header_only=True).eval.config.log_realtime for p in logs_in(second))
     key = ["task", "sample_id", "metric"]
     before = sample_frame(logs_in(first)).set_index(key)["value"].sort_index()
     assert sample_frame(logs_in(second)).set_index(key)["value"].sort_index().equals(before)
