@@ -224,9 +224,8 @@ class HFForward:
     Each distinct prompt runs once; its key/value cache then serves all its candidates, `chunk` at a
     time in one sequence (K candidates cost one prompt plus their own tokens, not K prompts)."""
 
-    def __init__(self, *, model: Any, pad_token_id: int, identity: str, chunk: int = 16) -> None:
+    def __init__(self, *, model: Any, identity: str, chunk: int = 16) -> None:
         self.model = model
-        self.pad_token_id = pad_token_id
         self.identity = identity
         self.chunk = chunk
         self.requests = 0

@@ -133,11 +133,8 @@ def _make_engine(api: Any, cache: LogprobCache | None) -> LikelihoodEngine:
         )
         return LikelihoodEngine(backend, tokenizer, cache)
     if isinstance(api, HuggingFaceAPI):
-        pad = api.tokenizer.pad_token_id if api.tokenizer.pad_token_id is not None else api.tokenizer.eos_token_id
         identity = f"hf:{model_identity(api.model_name)}"
-        return LikelihoodEngine(
-            HFForward(model=api.model, pad_token_id=pad, identity=identity), LocalTokenizer(api.tokenizer), cache
-        )
+        return LikelihoodEngine(HFForward(model=api.model, identity=identity), LocalTokenizer(api.tokenizer), cache)
     # Any other OpenAI-compatible server: assume vLLM's endpoints; a server
     # without them fails on the first request with a clear message.
     base_url = str(api.base_url)

@@ -473,7 +473,7 @@ def bench_likelihood(
         prompt = random_ids(rng, rng.randint(*work.prompt_len), vocab)
         items += [types.Tokenized(prompt, random_ids(rng, rng.randint(1, 6), vocab)) for _ in range(work.candidates)]
     pad = 0
-    forward = backends.HFForward(model=model, pad_token_id=pad, identity="bench-gpu")
+    forward = backends.HFForward(model=model, identity="bench-gpu")
     got: dict[str, list[float]] = {}
 
     def ours() -> None:

@@ -121,7 +121,7 @@ def test_variants_share_their_bases_server_and_match_local_weights(
     peft = PeftModel.from_pretrained(
         AutoModelForCausalLM.from_pretrained(base_dir), Registry().get("tiny-a").adapter_dir
     )
-    local = HFForward(model=peft.eval(), pad_token_id=0, identity="test")
+    local = HFForward(model=peft.eval(), identity="test")
     tokens = asyncio.run(tokenizer.encode(request[0]))
     (expected,) = asyncio.run(local.logprobs([tokens]))
     assert served[a] == pytest.approx(expected, abs=0.05)  # vLLM-CPU's LoRA (with our plugin) == PEFT

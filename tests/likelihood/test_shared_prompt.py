@@ -13,8 +13,6 @@ import pytest
 from prosaic_evals.likelihood._backends import HFForward, _token_chunks
 from prosaic_evals.likelihood._types import Tokenized
 
-PAD = 0
-
 
 @pytest.fixture(scope="module")
 def tiny_model() -> object:
@@ -58,7 +56,7 @@ def requests(seed: int) -> list[Tokenized]:
 @pytest.mark.parametrize("chunk", [16, 3, 1])
 def test_shared_prompt_scoring_equals_one_full_pass_per_candidate(tiny_model: object, chunk: int) -> None:
     batch = requests(seed=chunk)
-    backend = HFForward(model=tiny_model, pad_token_id=PAD, identity="tiny", chunk=chunk)
+    backend = HFForward(model=tiny_model, identity="tiny", chunk=chunk)
     shared = asyncio.run(backend.logprobs(batch))
     assert shared == pytest.approx(one_pass_each(tiny_model, batch), abs=1e-4)
     assert backend.prompt_tokens == sum(len(p) for p in {t.prompt for t in batch})  # each prompt computed once
@@ -67,7 +65,7 @@ def test_shared_prompt_scoring_equals_one_full_pass_per_candidate(tiny_model: ob
 def test_single_token_candidates_need_only_the_prompts_pass(tiny_model: object) -> None:
     prompt = (5, 6, 7, 8)
     batch = [Tokenized(prompt, (token,)) for token in range(1, 40)]
-    backend = HFForward(model=tiny_model, pad_token_id=PAD, identity="tiny")
+    backend = HFForward(model=tiny_model, identity="tiny")
     assert asyncio.run(backend.logprobs(batch)) == pytest.approx(one_pass_each(tiny_model, batch), abs=1e-4)
     assert backend.requests == 1  # the prompt's own pass predicts every candidate
 
