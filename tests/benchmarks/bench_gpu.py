@@ -1,7 +1,7 @@
 """Benchmark: the local-weights paths on a GPU against plain PyTorch loops (training step, probes, likelihood).
 
     .venv/bin/python tests/benchmarks/bench_gpu.py [--device cuda] [--dtype bfloat16] [--size 135m]
-        [--repeats 5] [--checkpointing on|off] [--out tests/benchmarks/RESULTS_GPU.md] [--quick]
+        [--repeats 5] [--checkpointing project|on|off] [--out tests/benchmarks/RESULTS_GPU.md] [--quick]
 
 Made for a CUDA machine with torch, transformers and peft (+ numpy) and nothing else: no vLLM,
 no TRL, no inspect-ai, no package registry, no network. The model is built from a config
@@ -38,8 +38,8 @@ What is the project's code and what is not:
   max_length and bf16 flag. Where pydantic (needed by the spec) is missing, a copy of the defaults
   in finetune/_spec.py is used instead, and the results file says so. The step itself is not the
   project's code: it is what the Trainer does each step (HF's loss, backward, clipping to 1.0, fused
-  AdamW without weight decay, bf16 autocast on CUDA), with gradient checkpointing on as TRL's
-  SFTConfig defaults it (the project does not change it; `--checkpointing off` to leave it out),
+  AdamW without weight decay, bf16 autocast on CUDA), with gradient checkpointing as the project's
+  SFTConfig sets it (off by default; `--checkpointing on|off` to choose),
   applied to both sides. The Trainer's data collation, scheduler, logging and checkpoint saving are
   not measured. So this row measures peft's LoRA layers against hand-written LoRA, not the loop.
 
@@ -98,7 +98,7 @@ SIZES: dict[str, tuple[str, dict[str, int]]] = {
 }  # fmt: skip
 
 HYPER_COPY = {"lora_rank": 16, "lora_alpha": 32, "lora_dropout": 0.0, "lora_target_modules": "all-linear",
-              "learning_rate": 1e-3, "batch_size": 8, "max_length": 256}  # fmt: skip
+              "learning_rate": 1e-3, "batch_size": 8, "max_length": 256, "gradient_checkpointing": False}  # fmt: skip
 """Hyperparameters defaults of prosaic_evals/finetune/_spec.py, used only where pydantic is missing."""
 
 
@@ -200,14 +200,14 @@ def project_lora(cuda: bool, notes: list[str]) -> tuple[Any, dict[str, Any]]:
             target_modules=hp.lora_target_modules, task_type="CAUSAL_LM",
         )  # fmt: skip
         settings = {"learning_rate": hp.learning_rate, "per_device_train_batch_size": hp.batch_size,
-                    "max_length": hp.max_length, "bf16": cuda}  # fmt: skip
+                    "max_length": hp.max_length, "bf16": cuda, "gradient_checkpointing": hp.gradient_checkpointing}  # fmt: skip
         return lora, settings
     spec = spec_module.FineTuneSpec(name="bench-gpu", data=spec_module.DataSpec(jsonl=Path("unused.jsonl")))
     calls: dict[str, dict[str, Any]] = {}
     with recording_trl(calls), tempfile.TemporaryDirectory() as tmp:
         local._trainer(spec, None, None, None, Path(tmp), 1, cuda)
     notes.append(
-        "LoraConfig, learning rate, batch size, max_length and bf16 recorded from `finetune._local._trainer` "
+        "LoraConfig, learning rate, batch size, max_length, bf16 and gradient checkpointing recorded from `finetune._local._trainer` "
         "on the default FineTuneSpec (TRL's SFTConfig/SFTTrainer replaced by recorders; TRL not imported)"
     )
     return calls["SFTTrainer"]["peft_config"], calls["SFTConfig"]
@@ -326,7 +326,9 @@ def bench_training(
     length = 32 if args.quick else int(settings["max_length"])
     lr = float(settings["learning_rate"])
     autocast = bool(settings.get("bf16")) and device.type == "cuda" and dtype == torch.bfloat16
-    checkpointing = args.checkpointing == "on"
+    checkpointing = args.checkpointing == "on" or (
+        args.checkpointing == "project" and settings["gradient_checkpointing"]
+    )
     targets = lora.target_modules  # peft replaces it with the names it resolved
 
     plain_model = copy.deepcopy(model)
@@ -596,8 +598,8 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: bfloat16 on CUDA")
     parser.add_argument("--size", choices=list(SIZES), help="model shape (default 135m; tiny with --quick)")
     parser.add_argument("--repeats", type=int, help="timed runs of each path after one warm-up (default 5; 3 quick)")
-    parser.add_argument("--checkpointing", choices=["on", "off"], default="on",
-                        help="gradient checkpointing in the training step (on: TRL's SFTConfig default)")  # fmt: skip
+    parser.add_argument("--checkpointing", choices=["project", "on", "off"], default="project",
+                        help="gradient checkpointing in the training step (project: as the project's SFTConfig)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a tiny model and a few items, to prove the script")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

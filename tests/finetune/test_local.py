@@ -272,3 +272,34 @@ def test_a_full_fine_tune_is_served_as_its_own_model(tiny_dir: Path, isolated_st
         assert output.completion
     finally:
         POOL.stop(model.api.launch)  # the session's other tests need the memory
+
+
+def test_what_is_learnt_does_not_depend_on_the_speed_settings(
+    tmp_path: Path, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off by default for speed: gradient checkpointing, and the fused head scoring untrained positions on CPU."""
+    import contextlib
+
+    from prosaic_evals.finetune import _local
+    from prosaic_evals.finetune._data import load_records
+
+    spec = tiny_spec("speed", batch_size=4)
+    records, _ = load_records(spec.data)
+
+    def losses(run: str, spec: FineTuneSpec) -> list[float]:
+        _local.train(spec, records, base_path=str(tiny_dir), work=tmp_path / run, progress=lambda _: None)
+        return [json.loads(line)["loss"] for line in (tmp_path / run / _local.TRAINING_LOG).read_text().splitlines()]
+
+    import torch
+    from trl.trainer import utils as trl_utils
+
+    with _local._head_on_trained_tokens_only():
+        assert trl_utils._use_triton(torch.device("cpu"))  # the patch is in place (TRL renamed nothing)
+    assert not trl_utils._use_triton(torch.device("cpu"))
+    fast = losses("fast", spec)
+    monkeypatch.setattr(_local, "_head_on_trained_tokens_only", contextlib.nullcontext)
+    slow = spec.model_copy(
+        update={"hyperparameters": spec.hyperparameters.model_copy(update={"gradient_checkpointing": True})}
+    )
+    assert len(fast) == 4 and fast == pytest.approx(losses("as_trl_does", slow), rel=1e-5)
+    assert spec.identity("data", "base") == slow.identity("data", "base")  # the same variant either way
