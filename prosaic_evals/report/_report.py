@@ -230,8 +230,8 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
                 c["id"], c["condition"], c["metric"], *([short(c["model"])] if several else []),
                 _n(c), f.estimate(c["estimate"], c["ci_low"], c["ci_high"], signed=True),
                 f.p_value(c["p_value"]), f.p_value(c["p_adjusted"]),
-                *([f"±{f.num(c['margin'])}", f.p_value(c["p_equivalence_adjusted"]), c["verdict"] or "—"]
-                  if equivalence else []),
+                *(["—" if f.missing(c["margin"]) else f"±{f.num(c['margin'])}",
+                   f.p_value(c["p_equivalence_adjusted"]), c["verdict"] or "—"] if equivalence else []),
                 f"{c['effect_name']} {f.num(c['effect_size'], signed=True, digits=2)}",
                 f.num(c["mde"]), _needed(f, c),
             ] for c in mine]  # fmt: skip

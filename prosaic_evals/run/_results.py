@@ -40,8 +40,14 @@ def read_log(path: str | Path, *, header_only: bool = False) -> Any:
 
 def current_logs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     """The logs to read, and a note for each left out: an unfinished log superseded by its retry
-    (`inspect eval-retry` keeps the task id, and the retry holds the samples of the log it retried)."""
+    (`inspect eval-retry` keeps the task id, and the retry holds the samples of the log it retried).
+
+    The logs come in the order their run listed the models (a study's base first: the default baseline),
+    not in that of their file names, whose random part orders the models of one run by chance."""
     headers = [(Path(path), read_log(path, header_only=True)) for path in paths]
+    listed = dict.fromkeys(model for _, h in headers for model in (h.eval.metadata or {}).get("models") or {})
+    rank = {model: i for i, model in enumerate(listed)}
+    headers.sort(key=lambda pair: rank.get(pair[1].eval.model, len(rank)))
     retried = {}
     for path, header in headers:
         for other, later in headers:

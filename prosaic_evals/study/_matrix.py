@@ -8,6 +8,7 @@ and recipe the differences are pooled with between-seed variance (`stats.pool`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from itertools import product
@@ -47,9 +48,19 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """A folder-safe name: recipe, base, fine-tuning seed (and data seed)."""
-        base = re.sub(r"[^A-Za-z0-9._-]+", "-", self.base).strip("-")[-40:] or "base"
+        """A folder-safe name: recipe, base, fine-tuning seed (and data seed). A base given as a path is named
+        by its folder and a hash of the whole path, so that the key does not depend on where the folder is."""
+        base = self.base
+        if base.startswith(("/", "./", "../", "~")):
+            base = f"{Path(base).name}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-")[-40:] or "base"
         return f"{self.recipe}-{base}-s{self.seed}" + (f"-d{self.data_seed}" if self.data_seed is not None else "")
+
+    @property
+    def model(self) -> str:
+        """The base as a model to evaluate: a model directory or hub id fine-tuned locally is served by vLLM."""
+        local = self.finetune.backend == "local" and self.base != "local" and not self.base.startswith("vllm/")
+        return f"vllm/{self.base}" if local else self.base
 
     def task_args(self, given: dict[str, Any]) -> dict[str, Any]:
         """The study's task arguments for this cell: its data seed, if any, replaces `seed`."""
@@ -75,11 +86,16 @@ def expand(finetune: FineTuneSpec, bases: list[str], seeds: list[int], recipes: 
         data_args = {**base_spec["data"].get("task_args", {}), **recipe.data_task_args}
         data = {**base_spec["data"], "task_args": data_args if data_seed is None else {**data_args, "seed": data_seed}}
         cell = Cell(base, seed, recipe.name, finetune, data_seed)
-        name = finetune.name if single else f"{finetune.name}-{cell.key}"[:64]
+        name = finetune.name if single else _variant_name(f"{finetune.name}-{cell.key}")
         spec = FineTuneSpec.model_validate({**base_spec, "name": name, "base": base, "seed": seed,
                                             "hyperparameters": hyper, "data": data})  # fmt: skip
         cells.append(Cell(base, seed, recipe.name, spec, data_seed))
     return cells
+
+
+def _variant_name(name: str) -> str:
+    """At most 64 characters (a variant name's limit), still one per cell: a long one ends in a hash of it."""
+    return name if len(name) <= 64 else f"{name[:57]}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
 
 
 def pool_seeds(per_cell: dict[Cell, Comparison], margins: dict[str, float | str] | None = None,

@@ -186,7 +186,7 @@ def _run_cell(spec: StudySpec, cell: Cell, path: Path, output: Path, spend: dict
     result = run(
         spec.tasks,
         RunOptions(
-            models=[cell.base, f"variant/{variant.name}"],
+            models=[cell.model, f"variant/{variant.name}"],
             model_args=spec.server,
             task_args=cell.task_args(spec.task_args),
             task_args_base=path.parent,

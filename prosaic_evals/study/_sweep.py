@@ -195,7 +195,7 @@ def _each(cells: list[Cell], board: Board, state: str) -> None:
 
 def _evaluate_args(spec: StudySpec, path: Path, cells: list[Cell], board: Board, kind: str,
                    spend: dict[str, Any]) -> tuple[Any, ...]:  # fmt: skip
-    models = [cells[0].base, *(f"variant/{board.get(c.key)['variant']}" for c in cells)]
+    models = [cells[0].model, *(f"variant/{board.get(c.key)['variant']}" for c in cells)]
     options = {"model_args": spec.server, "task_args": cells[0].task_args(spec.task_args),
                "task_args_base": path.parent.resolve(),
                "limit": spec.limit, "log_dir": str((board.output / "logs").resolve()),

@@ -218,3 +218,18 @@ def test_the_html_report_renders_in_chromium_with_its_figures_and_tables(
     assert tables == 7  # 2 score, 2 comparison, 2 probe tables and the provenance table
     assert rows == 2 * len(results(report)) - sum(r["kind"] == "score" for r in results(report)) // 2
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_models_keep_their_run_order_and_a_metric_without_margin_shows_none(report: Path, study: Path) -> None:
+    from prosaic_evals.report._evidence import read_evidence
+
+    logs = sorted((study / "logs").glob("*.eval"))
+    run_order = ["prosaic-vllm/local", "prosaic-vllm/variant/reversal-curse-smollm2-lora"]
+    assert read_evidence(logs).models == read_evidence(logs[::-1]).models == run_order  # not the file names'
+    for header, body in markdown_tables((report / "report.md").read_text()):
+        if "n (clusters)" in header and "Difference [95% CI]" not in header:
+            assert header[-2:] == [short(m) for m in run_order]  # the base's column first
+        if "Margin" in header:
+            for line in body:  # the study sets margins for every metric but p_correct
+                margin = line[header.index("Margin")]
+                assert margin == "—" if line[header.index("Metric")] == "p_correct" else margin.startswith("±")

@@ -71,6 +71,20 @@ def test_seeds_on_the_same_items_are_pooled_as_crossed_effects() -> None:
     assert "crossed random effects" in row["method"]
 
 
+def test_a_base_given_as_a_long_path_keeps_cells_and_variants_apart_and_is_served_by_vllm() -> None:
+    base = "/tmp/pytest-of-someone/pytest-123/a-rather-long-folder-name/tiny-smollm2"
+    cells = expand(RECIPE.model_copy(update={"name": "a-long-recipe-name-for-this"}), [base, "org/model"],
+                   [0, 1], [Recipe(name="default")])  # fmt: skip
+    keys = [c.key for c in cells]
+    assert len(set(keys)) == 4 and keys[0].startswith("default-tiny-smollm2-") and keys[0].endswith("-s0")
+    assert keys[2:] == ["default-org-model-s0", "default-org-model-s1"]
+    names = [c.finetune.name for c in cells]
+    assert len(set(names)) == 4 and all(len(n) <= 64 for n in names)  # a cut name no longer loses the seed
+    assert [c.model for c in cells[::2]] == [f"vllm/{base}", "vllm/org/model"]  # evaluated as vLLM serves them
+    (one,) = expand(RECIPE, ["local"], [0], [Recipe(name="default")])
+    assert one.model == "local"
+
+
 def test_a_relative_margin_is_a_share_of_the_pooled_control_difference() -> None:
     cells = expand(RECIPE, ["local"], [0, 1, 2], [Recipe(name="default")])
     compared = {cell: _compared({"trained": 2.0, "reverse": 0.0}, cell.seed, items=80) for cell in cells}

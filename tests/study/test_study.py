@@ -1,4 +1,4 @@
-"""A whole (tiny) study, end to end on the embedded model."""
+"""A whole (tiny) study, end to end on the embedded model; the seed matrix on the tiny model (tests/_tiny.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from prosaic_evals._cli import main
 from prosaic_evals._errors import UserError
 from prosaic_evals.study import load_study
+from prosaic_evals.study._study import cells as study_cells
 
 STUDY = """\
 name: tiny_reversal
@@ -82,29 +83,31 @@ MATRIX = (  # 16 training records (train_templates is training-only: the evaluat
 
 @pytest.mark.slow
 def test_a_seed_matrix_runs_each_cell_survives_a_failed_one_resumes_and_runs_the_same_on_ray(
-    tmp_path: Path, server: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_dir: Path, tiny_server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """On the tiny model: this is about cells, failures, resuming and Ray, not about what fine-tuning teaches."""
     path = tmp_path / "study.yaml"
-    path.write_text(MATRIX)
+    path.write_text(f"base: {tiny_dir}\n" + MATRIX)
     main(["study", str(path), "--status"])
-    keys = ["default-local-s0", "default-local-s1", "broken-local-s0", "broken-local-s1"]
+    named = {(cell.recipe, cell.seed): cell.key for cell in study_cells(load_study(path))}  # the base's path is in them
+    keys = [named["default", 0], named["default", 1], named["broken", 0], named["broken", 1]]
     assert sorted(capsys.readouterr().out.splitlines()) == sorted(f"{k}: to do" for k in keys)
     with pytest.raises(SystemExit) as exit_:  # a failed cell is reported; the others finish
         main(["study", str(path)])
     assert exit_.value.code == 1
     err = capsys.readouterr().err
-    assert "2 of 4 cells failed (broken-local-s0, broken-local-s1): see --status" in err
-    assert "broken-local-s0: failed: tasks/reversal_curse.yaml: parameters.train_templates:" in err
+    assert f"2 of 4 cells failed ({keys[2]}, {keys[3]}): see --status" in err
+    assert f"{keys[2]}: failed: tasks/reversal_curse.yaml: parameters.train_templates:" in err
     cells = tmp_path / "results" / "cells"
     states = {p.parent.name: json.loads(p.read_text()) for p in cells.glob("*/cell.json")}
     assert {k: v["state"] for k, v in states.items()} == dict(
         zip(keys, ["done", "done", "failed", "failed"], strict=True)
     )
-    assert states["broken-local-s1"]["stage"] == "fine-tune"
+    assert states[keys[3]]["stage"] == "fine-tune"
     done = [json.loads((cells / c / "study.json").read_text()) for c in keys[:2]]
     assert len({d["variant"]["identity"] for d in done}) == 2  # one variant per seed
     assert all(Path(log).exists() for d in done for log in d["logs"])
-    assert "Variant" in (cells / "default-local-s0" / "cell.log").read_text()  # the per-cell log
+    assert "Variant" in (cells / keys[0] / "cell.log").read_text()  # the per-cell log
     pooled = pd.read_csv(tmp_path / "results" / "pooled.csv").set_index(["task", "condition", "metric"])
     assert (pooled["seeds"] == 2).all() and pooled["tau2"].notna().all() and set(pooled["recipe"]) == {"default"}
     first = pooled.copy()
@@ -112,7 +115,7 @@ def test_a_seed_matrix_runs_each_cell_survives_a_failed_one_resumes_and_runs_the
     main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "report")])  # the sweep's report
     report = (tmp_path / "report" / "report.md").read_text()
     assert "## Across training seeds" in report and "2 fine-tuning seeds (0, 1) of the recipe default" in report
-    (row,) = [line for line in report.splitlines() if line.startswith("| broken-local-s0 |")]  # the cells table
+    (row,) = [line for line in report.splitlines() if line.startswith(f"| {keys[2]} |")]  # the cells table
     assert "| failed: tasks/reversal_curse.yaml: parameters.train_templates:" in row
     shown = pd.DataFrame(json.loads((tmp_path / "report" / "results.json").read_text())["results"])
     shown = shown[shown["kind"] == "pooled"].set_index(["task", "condition", "metric"])
@@ -121,12 +124,12 @@ def test_a_seed_matrix_runs_each_cell_survives_a_failed_one_resumes_and_runs_the
     assert (tmp_path / "report" / "seeds.png").is_file() and (tmp_path / "report" / "scaling.png").is_file()
     capsys.readouterr()
 
-    (cells / "default-local-s1" / "cell.json").write_text(json.dumps({**states["default-local-s1"],
+    (cells / keys[1] / "cell.json").write_text(json.dumps({**states[keys[1]],
                                                                       "state": "evaluating"}))  # fmt: skip
     with pytest.raises(SystemExit):  # killed mid-evaluation: only that cell runs again, from the caches
         main(["study", str(path)])
     err = capsys.readouterr().err
-    assert "default-local-s0" not in err.split("cells on the local executor")[1]  # a done cell is never rerun
+    assert keys[0] not in err.split("cells on the local executor")[1]  # a done cell is never rerun
     again = pd.read_csv(tmp_path / "results" / "pooled.csv").set_index(["task", "condition", "metric"])
     pd.testing.assert_frame_equal(again, first)
 
@@ -137,8 +140,8 @@ def test_a_seed_matrix_runs_each_cell_survives_a_failed_one_resumes_and_runs_the
     assert "Ray: starting a local cluster on 127.0.0.1:" in capsys.readouterr().err
     on_ray = pd.read_csv(tmp_path / "on-ray" / "pooled.csv").set_index(["task", "condition", "metric"])
     pd.testing.assert_frame_equal(on_ray, first)
-    ran = json.loads((tmp_path / "on-ray" / "cells" / "default-local-s0" / "study.json").read_text())["evaluated"]
-    assert ran["pid"] != os.getpid() and ran["with"][0] == "prosaic-vllm/local"
+    ran = json.loads((tmp_path / "on-ray" / "cells" / keys[0] / "study.json").read_text())["evaluated"]
+    assert ran["pid"] != os.getpid() and ran["with"][0] == f"prosaic-vllm/{tiny_dir}"
     assert 0 < ran["server_start_s"] < ran["seconds"]  # the worker started its own server, and says how long it took
     assert json.loads((tmp_path / "on-ray" / "study.json").read_text())["executor"] == "ray"
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"gcs_server" in _read(p)]
