@@ -192,8 +192,9 @@ Machine: {platform.machine()}, {os.cpu_count()} cores, CPU only; SmolLM2-135M-In
 Ratio to the plain PyTorch loop: **{ours_s / loop_s:.3f}x** (target <= 1.05x); to the plain TRL script that
 trains the same tokens: {ours_s / matched_s:.3f}x; to the all-token script: {ours_s / plain_s:.3f}x. A plain TRL
 script recomputes activations in the backward pass (TRL turns gradient checkpointing on by default) and,
-on a CPU, its fused output head scores every position; the backend turns the first off (a hyperparameter)
-and has the head score only trained positions, with the same losses.
+on a CPU, its fused output head scores every position; the backend turns the first off (a hyperparameter),
+has the head score only trained positions, and runs the opening that all of a batch's records share (the chat
+template's system prompt) once per batch, not once per record, with the same losses (float32 rounding).
 """ + (
         f"""
 ## Evaluating {args.variants} LoRA variants (reversal_curse, 100 samples each)

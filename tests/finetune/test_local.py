@@ -277,7 +277,8 @@ def test_a_full_fine_tune_is_served_as_its_own_model(tiny_dir: Path, isolated_st
 def test_what_is_learnt_does_not_depend_on_the_speed_settings(
     tmp_path: Path, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Off by default for speed: gradient checkpointing, and the fused head scoring untrained positions on CPU."""
+    """Off by default for speed: gradient checkpointing, the fused head scoring untrained positions on CPU, and every
+    row of a batch running the template's opening that all rows share."""
     import contextlib
 
     from prosaic_evals.finetune import _local
@@ -296,10 +297,69 @@ def test_what_is_learnt_does_not_depend_on_the_speed_settings(
     with _local._head_on_trained_tokens_only():
         assert trl_utils._use_triton(torch.device("cpu"))  # the patch is in place (TRL renamed nothing)
     assert not trl_utils._use_triton(torch.device("cpu"))
+    shared: list[int] = []
+    measure = _local._shared_prefix_length
+    monkeypatch.setattr(_local, "_shared_prefix_length", lambda *a: shared.append(measure(*a)) or shared[-1])
     fast = losses("fast", spec)
+    assert len(shared) == 4 and min(shared) >= _local.MIN_SHARED_PREFIX  # every step ran its opening once
     monkeypatch.setattr(_local, "_head_on_trained_tokens_only", contextlib.nullcontext)
+    monkeypatch.setattr(_local, "_shared_prefix_once", lambda model: contextlib.nullcontext())
     slow = spec.model_copy(
         update={"hyperparameters": spec.hyperparameters.model_copy(update={"gradient_checkpointing": True})}
     )
     assert len(fast) == 4 and fast == pytest.approx(losses("as_trl_does", slow), rel=1e-5)
     assert spec.identity("data", "base") == slow.identity("data", "base")  # the same variant either way
+
+
+def test_a_batchs_shared_opening_runs_once_with_the_same_states_and_gradients(tiny_dir: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from prosaic_evals.finetune import _local
+
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_dir), LoraConfig(r=4, target_modules="all-linear", lora_dropout=0.0)
+    )
+    for name, parameter in model.named_parameters():  # B starts at zero: give every adapter weight a gradient
+        if "lora_B" in name:
+            torch.nn.init.normal_(parameter, std=0.02)
+    backbone = model.get_base_model().base_model
+    opening = torch.randint(0, 1000, (1, 12)).expand(4, -1)
+    ids = torch.cat([opening, torch.randint(0, 1000, (4, 9))], dim=1)
+    mask = torch.ones_like(ids)
+    mask[1, 15:] = mask[3, 18:] = 0  # right padding, as the collator pads
+
+    def states_and_gradients(ids: Any) -> tuple[Any, list[Any]]:
+        model.zero_grad()
+        states = backbone(input_ids=ids, attention_mask=mask, inputs_embeds=None, use_cache=False).last_hidden_state
+        (states * mask[..., None]).pow(2).sum().backward()
+        return states.detach(), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    def calls_while(ids: Any) -> tuple[list[int], Any, list[Any]]:
+        """States and gradients with the opening shared, and the lengths the backbone's own forward was run on."""
+        lengths: list[int] = []
+        own = type(backbone).forward
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                type(backbone), "forward", lambda self, **k: lengths.append(k["input_ids"].shape[1]) or own(self, **k)
+            )
+            with _local._shared_prefix_once(model):
+                states, gradients = states_and_gradients(ids)
+        assert "forward" not in vars(backbone)  # the model's own forward is back
+        return lengths, states, gradients
+
+    plain_states, plain_gradients = states_and_gradients(ids)
+    lengths, states, gradients = calls_while(ids)
+    assert lengths == [12, 9]  # the opening once, then every row's rest after it
+    real = mask.bool()
+    torch.testing.assert_close(states[real], plain_states[real], rtol=1e-5, atol=1e-5)
+    for got, expected in zip(gradients, plain_gradients, strict=True):
+        assert float((got - expected).norm() / expected.norm()) < 1e-4  # float32 rounding; a lost path is 1e-1 or more
+
+    ids[2, 5] = ids[2, 5] + 1  # rows now share 5 tokens, too few to split
+    plain_states, _ = states_and_gradients(ids)
+    lengths, states, _ = calls_while(ids)
+    assert lengths == [21]
+    torch.testing.assert_close(states[real], plain_states[real])
