@@ -173,9 +173,9 @@ def _shared_prefix_once(model: Any) -> Iterator[None]:
     Chat records share their template's opening (SmolLM2's default system prompt is 24 of a reversal-curse record's
     59 tokens). The backbone runs that prefix for one row, repeats its key/value cache over the batch and runs the
     rest of every row after it: the same attention, positions and gradients (they flow back through the repeated
-    cache), a third fewer tokens: 2.24 -> 1.87 s a step on 2 CPU cores. Batches that share less than MIN_SHARED_PREFIX tokens, and models or calls this
-    has not been checked for (sliding-window or recurrent layers, flash attention, gradient checkpointing, extra
-    outputs), take the model's own path."""
+    cache), a third fewer tokens: 2.24 -> 1.87 s a step on 2 CPU cores. Batches that share fewer than
+    MIN_SHARED_PREFIX tokens, and models or calls this has not been checked for (sliding-window or recurrent layers,
+    flash attention, gradient checkpointing, extra outputs), take the model's own path."""
     import torch
     from transformers import DynamicCache
     from transformers.modeling_outputs import BaseModelOutputWithPast

@@ -238,16 +238,36 @@ def _evaluate(pairs: list[_Pair], models: list[Any], roles: dict[str, Any], opti
     for pair in fresh:
         if pair.dropped:
             records[str(pair.model)].setdefault("dropped_decoding", {}).update(pair.dropped)
-    per_model = [[p.task for p in fresh if p.model is m] for m in models]
-    shared = all([id(t) for t in tasks] == [id(t) for t in per_model[0]] for tasks in per_model)
-    groups = [(per_model[0], models)] if shared else [(tasks, [m]) for tasks, m in zip(per_model, models, strict=True)]
-    for tasks, group_models in groups:
-        if tasks:
-            logs += inspect_eval(
-                tasks, model=group_models, limit=options.limit, model_roles=roles or None,
-                metadata={"models": records}, **common,
-            )  # fmt: skip
+    for turn in _turns(models):
+        per_model = [[p.task for p in fresh if p.model is m] for m in turn]
+        shared = all([id(t) for t in tasks] == [id(t) for t in per_model[0]] for tasks in per_model)
+        groups = [(per_model[0], turn)] if shared else [(tasks, [m]) for tasks, m in zip(per_model, turn, strict=True)]
+        for tasks, group_models in groups:
+            if tasks:
+                logs += inspect_eval(
+                    tasks, model=group_models, limit=options.limit, model_roles=roles or None,
+                    metadata={"models": records}, **common,
+                )  # fmt: skip
     return logs
+
+
+def _turns(models: list[Any]) -> list[list[Any]]:
+    """The models in turns, so that no two served by one vLLM-CPU server run at once.
+
+    vLLM-CPU computes a batch that mixes a base model's requests with its adapters' more slowly than
+    each alone; elsewhere (GPU servers, APIs) every model runs at once."""
+    from prosaic_evals.models._vllm_server import vllm_platform
+
+    turns: list[list[Any]] = []
+    servers: list[Any] = []
+    for model in models:
+        launch = getattr(model.api, "launch", None)
+        servers.append(launch if launch is not None and vllm_platform() == "cpu" else object())
+        turn = servers.count(servers[-1]) - 1
+        if turn == len(turns):
+            turns.append([])
+        turns[turn].append(model)
+    return turns
 
 
 def _check_spend(pairs: list[_Pair], options: RunOptions, say: Callable[[str], None]) -> None:

@@ -19,6 +19,9 @@ def test_conversion_goes_where_the_environment_says_and_happens_once(
     target = tmp_path / "smol"
     monkeypatch.setenv("PROSAIC_EVALS_MODEL_DIR", str(target))
     assert ensure_embedded_model() == target
+    import gguf
+
+    assert gguf.get_tensor_name_map is gguf.tensor_mapping.get_tensor_name_map  # its shortcut is undone
     config = json.loads((target / "config.json").read_text())
     assert config["architectures"] == ["LlamaForCausalLM"] and "quantization_config" not in config
     marker = json.loads((target / MARKER).read_text())
