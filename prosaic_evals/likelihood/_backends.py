@@ -14,7 +14,7 @@ import httpx
 from prosaic_evals._errors import UserError
 from prosaic_evals.likelihood._types import Tokenized
 from prosaic_evals.models._retry import send_with_retries
-from prosaic_evals.models._vllm_prefix import FLAG
+from prosaic_evals.models._vllm_prefix import FLAG, READ, TAIL
 from prosaic_evals.models._vllm_server import VLLMServer
 
 REQUEST_TIMEOUT = 600
@@ -31,9 +31,10 @@ class VLLMCompletions:
     - Candidates of one token: one generation step after the prompt, with `logprob_token_ids`
       naming the candidates (the prompt runs once for all of them; many prompts per request).
     - Anything else: prompt log-probabilities (`echo`), many prompts per request. On a server we manage
-      these read vLLM's prefix cache (see `prosaic_evals.models._vllm_prefix`), so candidates of one
-      prompt, in the same request or not, compute its whole blocks once; a token read from the cache
-      comes back marked, and a candidate with a marked token of its own is asked again without the cache.
+      these read vLLM's prefix cache and compute log-probabilities for the candidates' tokens only (see
+      `prosaic_evals.models._vllm_prefix`), so candidates of one prompt, in the same request or not,
+      compute its whole blocks once; a token not computed comes back marked, and a candidate with a
+      marked token of its own is asked again without the cache.
     """
 
     def __init__(
@@ -51,6 +52,8 @@ class VLLMCompletions:
         self.requests = 0
         self.cached_tokens = 0
         """Prompt tokens the server read from its prefix cache instead of computing them."""
+        self.skipped_tokens = 0
+        """Prompt tokens the server ran without computing their log-probabilities (before a candidate)."""
 
     async def logprobs(self, batch: Sequence[Tokenized]) -> list[float]:
         out = [0.0] * len(batch)
@@ -77,16 +80,19 @@ class VLLMCompletions:
         if not self.read_cache:
             return await self._echo_uncached(batch)
         body = _echo_body(self.model, [t.prompt + t.continuation for t in batch])
-        choices = await self._choices({**body, "vllm_xargs": {FLAG: 1}})
+        # logits for the longest candidate's tokens only (one tail per request; per length was no faster)
+        tail = max(len(t.continuation) for t in batch)
+        choices = await self._choices({**body, "vllm_xargs": {FLAG: 1, TAIL: tail}})
         spans: list[list[float | None]] = []
         known: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
         """(prompt, candidate prefix) -> the log-probability of the prefix's last token, where computed."""
         for choice, tokens in zip(choices, batch, strict=True):
             logprobs = _logprobs(choice, tokens)
-            self.cached_tokens += sum(1 for v in logprobs if _read(v))
+            self.cached_tokens += sum(1 for v in logprobs if v == READ)
+            self.skipped_tokens += sum(1 for v in logprobs if _marked(v) and v != READ)
             spans.append(logprobs[len(tokens.prompt) :])
             for j, value in enumerate(spans[-1]):
-                if value is not None and not _read(value):
+                if value is not None and not _marked(value):
                     known[tokens.prompt, tokens.continuation[: j + 1]] = value
         # A candidate's own token read from the cache: another candidate of its prompt began the same way
         # and filled that block. It has the same value as there; failing that, ask again without the cache.
@@ -209,8 +215,8 @@ def _logprobs(choice: dict[str, Any], tokens: Tokenized) -> list[float | None]:
     return list(logprobs[:n])
 
 
-def _read(value: float | None) -> bool:
-    """Whether a prompt position was read from the prefix cache (marked by the plugin), not computed."""
+def _marked(value: float | None) -> bool:
+    """Whether the plugin marked a prompt position as not computed (read from the cache, or skipped)."""
     return value is not None and value > 0
 
 

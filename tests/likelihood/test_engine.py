@@ -92,7 +92,7 @@ def long_prompt() -> tuple[tuple[str, str], ...]:
     return (("user", f"{documents}\nRun {uuid.uuid4()}: write f_3 as a Python lambda."),)
 
 
-def test_candidates_of_a_long_prompt_read_its_prefix_cache_and_keep_their_logprobs(local_model: Any) -> None:
+def test_candidates_of_a_long_prompt_read_its_prefix_cache_compute_only_their_own_logprobs_and_keep_them(local_model: Any) -> None:
     engine = engine_for(local_model.api, cache=False)
     backend = engine.backend
     question = long_prompt()
@@ -101,10 +101,15 @@ def test_candidates_of_a_long_prompt_read_its_prefix_cache_and_keep_their_logpro
     prompt = tokens[0].prompt
     assert len(prompt) >= 12 * 32 and len({t.continuation for t in tokens}) == 6
     cached_before, requests_before = backend.cached_tokens, backend.requests  # type: ignore[attr-defined]
+    skipped_before = backend.skipped_tokens  # type: ignore[attr-defined]
     shared = asyncio.run(backend.logprobs(tokens))
     # one request; the first candidate computes the prompt, the five others read its whole blocks from the cache
     assert backend.requests - requests_before == 1  # type: ignore[attr-defined]
     assert backend.cached_tokens - cached_before >= 5 * (len(prompt) // 32) * 32  # type: ignore[attr-defined]
+    # and no prompt position before the candidates went through the output layer (the first candidate's whole
+    # prompt, then the part of every other's last block that the cache does not hold)
+    longest = max(len(t.continuation) for t in tokens)
+    assert backend.skipped_tokens - skipped_before >= len(prompt) - longest  # type: ignore[attr-defined]
     recomputed = asyncio.run(backend._echo_uncached(tokens))  # type: ignore[attr-defined]  # every token computed
     assert shared == pytest.approx(recomputed, abs=1e-3)
 
