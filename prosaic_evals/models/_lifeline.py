@@ -7,9 +7,14 @@ the whole group down: the kernel closes the harness's end of the pipe FD
 (read here as end-of-file), and the harness's death reparents this process
 (a changed parent pid), whichever is noticed first. A SIGTERM to this process
 alone does the same. Its exit code is the server's.
+
+Descendants that leave the group (Ray's raylet starts each worker in a session
+of its own) go down with it: this process is their "child subreaper" (Linux),
+so they stay its descendants even when their own parent dies first.
 """
 
 import contextlib
+import ctypes
 import os
 import select
 import signal
@@ -29,23 +34,36 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Stop
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants are re-parented to this process instead of init (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
 def _take_down_group() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the group signal must not stop us before the kill
     group = os.getpgrp()
     os.killpg(group, signal.SIGTERM)
+    _signal(_others(group), signal.SIGTERM)  # the descendants outside the group
     deadline = time.monotonic() + GRACE_S
-    while time.monotonic() < deadline and _others_alive(group):
+    while time.monotonic() < deadline and _others(group):
         time.sleep(0.2)
+    _signal(_others(group), signal.SIGKILL)
     os.killpg(group, signal.SIGKILL)  # kills us too
 
 
-def _others_alive(group: int) -> bool:
-    return bool(_others(group))
+def _signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
 
 
 def _others(group: int) -> list[int]:
-    """Live processes of `group` other than this one."""
-    me, found = os.getpid(), []
+    """Live processes other than this one in `group` or descended from this one."""
+    me, parents, found = os.getpid(), {}, []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
@@ -54,8 +72,18 @@ def _others(group: int) -> list[int]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[0] != "Z" and int(fields[2]) == group:
+        if fields[0] == "Z":
+            continue
+        if int(fields[2]) == group:
             found.append(int(entry))
+        else:
+            parents[int(entry)] = int(fields[1])
+    for pid in parents:  # the rest: ours if a chain of parents leads to a process of the group
+        chain, ancestor = 0, parents[pid]
+        while ancestor in parents and chain < 64:
+            ancestor, chain = parents[ancestor], chain + 1
+        if ancestor == me or ancestor in found:
+            found.append(pid)
     return found
 
 
@@ -64,14 +92,13 @@ def main() -> None:
     assert separator == "--" and command, "usage: _lifeline.py FD -- COMMAND..."
     parent = os.getppid()
     signal.signal(signal.SIGTERM, _on_sigterm)
+    _become_subreaper()
     server = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     try:
         while os.getppid() == parent:
             code = server.poll()
             if code is not None:  # the server ended on its own: the harness restarts or reports it
-                for pid in _others(os.getpgrp()):  # its engine and workers must not outlive it
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                _signal(_others(os.getpgrp()), signal.SIGKILL)  # its engine and workers must not outlive it
                 sys.exit(code)
             readable, _, _ = select.select([fd], [], [], 0.5)
             if readable and not os.read(fd, 1):

@@ -19,8 +19,11 @@ from prosaic_evals.models._vllm_server import _group_members, reap_orphans, writ
 
 STAND_IN = textwrap.dedent(
     """
-    import http.server, subprocess, sys
+    import http.server, os, subprocess, sys
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"])  # the "engine core"
+    # a worker in a session of its own, as Ray's raylet starts them (marked by the test's home folder)
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)", "escaped", os.environ["PROSAIC_EVALS_HOME"]],
+                     start_new_session=True)
 
     class Ok(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -75,11 +78,30 @@ def start_harness(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     return harness, group
 
 
+def escaped(tmp_path: Path) -> list[int]:
+    """The stand-in's worker that left the group, while it lives."""
+    marker = b"\0escaped\0" + str(tmp_path).encode() + b"\0"
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and marker in _cmdline(int(p.name))]
+
+
+def wait_until_escaped_gone(tmp_path: Path, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while escaped(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not escaped(tmp_path)
+
+
 def test_a_sigkilled_harness_takes_its_server_group_with_it(tmp_path: Path) -> None:
     harness, group = start_harness(tmp_path)
+    for _ in range(50):
+        if escaped(tmp_path):
+            break
+        time.sleep(0.1)
+    assert escaped(tmp_path)
     harness.kill()  # SIGKILL: no handler, no atexit
     harness.wait()
     assert wait_until_gone(group), _group_members(group)
+    assert wait_until_escaped_gone(tmp_path), "a descendant outside the group outlived the harness"
 
 
 def test_a_server_killed_alone_does_not_leave_its_children(tmp_path: Path) -> None:
@@ -91,6 +113,7 @@ def test_a_server_killed_alone_does_not_leave_its_children(tmp_path: Path) -> No
         while time.monotonic() < deadline and len(_group_members(group)) > 0:
             time.sleep(0.2)
         assert _group_members(group) == []
+        assert wait_until_escaped_gone(tmp_path)
         assert harness.poll() is None  # the harness is untouched: it restarts or reports the server
     finally:
         harness.kill()
