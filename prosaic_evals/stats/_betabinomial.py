@@ -144,5 +144,15 @@ def intervals(k: np.ndarray, m: np.ndarray, alpha: float = 0.05, coarse: bool = 
     m = np.asarray(m, dtype=int)
     crit = critical(alpha, k.shape[1])
     low, high = bounds(deviance(k, np.broadcast_to(m, k.shape), coarse), crit)
-    floor_low, floor_high = bounds(deviance(np.vstack([np.zeros_like(m), m]), np.vstack([m, m]), coarse), crit)
+    floor_low, floor_high = bounds(_floor(m.astype(np.int64).tobytes(), coarse), crit)
     return np.minimum(low, floor_low[1]), np.maximum(high, floor_high[0])
+
+
+@lru_cache(maxsize=256)
+def _floor(trials: bytes, coarse: bool) -> np.ndarray:
+    """Deviances of no success and of no failure in clusters of these trials (int64 bytes): the same for
+    every data set of a design, so computed once."""
+    m = np.frombuffer(trials, dtype=np.int64)
+    dev = deviance(np.vstack([np.zeros_like(m), m]), np.vstack([m, m]), coarse)
+    dev.setflags(write=False)
+    return dev

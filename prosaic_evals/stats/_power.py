@@ -205,6 +205,7 @@ def binary_clusters_needed(design: BinaryDesign, effect: float, limit: int = 1_0
     return float(clusters)
 
 
+@lru_cache(maxsize=512)  # deterministic (seeded draws); a report asks again for each comparison it shows
 def binary_n_needed(design: BinaryDesign, effect: float, icc_range: tuple[float, float]) -> tuple[float, float, float]:
     """Items x epochs needed for `effect`: (estimate, low, high), the range from the icc's likelihood interval."""
     per = float(np.mean(design.trials))

@@ -92,7 +92,9 @@ def long_prompt() -> tuple[tuple[str, str], ...]:
     return (("user", f"{documents}\nRun {uuid.uuid4()}: write f_3 as a Python lambda."),)
 
 
-def test_candidates_of_a_long_prompt_read_its_prefix_cache_compute_only_their_own_logprobs_and_keep_them(local_model: Any) -> None:
+def test_candidates_of_a_long_prompt_read_its_prefix_cache_compute_only_their_own_logprobs_and_keep_them(
+    local_model: Any,
+) -> None:
     engine = engine_for(local_model.api, cache=False)
     backend = engine.backend
     question = long_prompt()
