@@ -20,6 +20,7 @@ import pandas as pd
 
 from prosaic_evals import __version__
 from prosaic_evals._errors import UserError
+from prosaic_evals._heap import steady_heap
 from prosaic_evals._paths import display_path, write_folder
 from prosaic_evals.report import _format as f
 from prosaic_evals.report._document import Alert, Block, Figure, Heading, Table, to_html, to_markdown
@@ -73,6 +74,11 @@ class _Part:
 
 
 def build_report(inputs: Inputs, options: ReportOptions, say: Callable[[str], None] = lambda _: None) -> Report:
+    with steady_heap():
+        return _build(inputs, options, say)
+
+
+def _build(inputs: Inputs, options: ReportOptions, say: Callable[[str], None]) -> Report:
     plt = pyplot()
     parts = []
     if inputs.logs:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from prosaic_evals import __version__
 from prosaic_evals._errors import Interrupted, UserError
+from prosaic_evals._heap import steady_heap
 from prosaic_evals._paths import keep_inspect_cache_in_home
 from prosaic_evals.models import is_managed, model_record, resolve_model
 from prosaic_evals.models._retry import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, install_retry_notices
@@ -130,7 +131,8 @@ def run(task_refs: Sequence[str], options: RunOptions, *, say: Callable[[str], N
         "to finish only the missing samples"
     )
     try:
-        logs = _evaluate(pairs, models, roles, options)
+        with steady_heap():
+            logs = _evaluate(pairs, models, roles, options)
     except KeyboardInterrupt:
         raise stopped from None
     if len(logs) < len(pairs) or any(log.status == "cancelled" for log in logs):
@@ -224,7 +226,7 @@ def _evaluate(pairs: list[_Pair], models: list[Any], roles: dict[str, Any], opti
     common: dict[str, Any] = dict(
         log_dir=options.log_dir, max_connections=options.max_connections, max_samples=MAX_SAMPLES,
         display=options.display, max_retries=options.max_retries, timeout=options.timeout,
-        log_realtime=options.live,
+        log_realtime=options.live, score_display=options.display != "none",  # else computed for no one
         **({"batch": options.batch} if options.batch else {}),
     )  # fmt: skip
     resumed = [pair.resume.path for pair in pairs if pair.resume is not None]

@@ -58,6 +58,7 @@ def test_the_suite_prints_every_condition_with_intervals_and_a_rerun_calls_no_mo
         assert log.status == "success" and len(log.samples or []) == 8
         assert {s.metadata["condition"] for s in log.samples or []} == set(CONDITIONS)  # --limit spans conditions
         assert log.eval.metadata and log.eval.metadata["family"] == "reversal_curse"
+        assert log.eval.config.score_display is True  # a display shows the metrics as they come
         identity = log.eval.metadata["models"]["prosaic-vllm/local"]["identity"]  # reports cite it
         assert identity.startswith("smollm2-135m-instruct@")
         assert log.eval.config.log_realtime is False  # no live sample events unless asked (--live)
@@ -146,6 +147,14 @@ def test_logs_name_their_registered_task_and_every_parameter(suite_logs: Path) -
     for path in logs_in(suite_logs):
         header = read_eval_log(str(path), header_only=True)
         assert header.eval.task_registry_name == f"prosaic_evals/{header.eval.task}"
+
+
+def test_a_run_without_a_display_computes_no_live_metrics_but_logs_the_final_ones(suite_logs: Path) -> None:
+    for path in logs_in(suite_logs):
+        header = read_eval_log(str(path), header_only=True)
+        assert header.eval.config.score_display is False
+        assert header.results and header.results.scores  # computed once, at the end
+        assert all(score.metrics for score in header.results.scores)
 
 
 def test_inspect_view_serves_the_logs(suite_logs: Path) -> None:
