@@ -35,5 +35,6 @@ def test_a_phase_within_a_phase_leaves_the_outer_ones_settings_alone() -> None:
         frozen = gc.get_freeze_count()
         with steady_heap():  # a report built during a run
             pass
-        assert gc.get_freeze_count() == frozen and gc.get_threshold()[0] == YOUNG_THRESHOLD
+        # still frozen (an unfreeze gives 0; a frozen object freed by its reference count leaves the count)
+        assert gc.get_freeze_count() > 0.9 * frozen and gc.get_threshold()[0] == YOUNG_THRESHOLD
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
