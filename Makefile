@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/bench_probes.py
 	$(BIN)/python tests/benchmarks/bench_sweep.py
 	$(BIN)/python tests/benchmarks/bench_likelihood.py --items 60
+	$(BIN)/python tests/benchmarks/bench_server.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

@@ -122,6 +122,8 @@ def _tail_logprobs(
 ) -> dict[str, Any]:
     """vLLM's `_get_prompt_logprobs_dict` for requests that want the last `tails[req_id]` rows only: the
     logits of the positions before them are never computed. Completed requests leave `pending`."""
+    import torch  # loaded: the model runner runs on it
+
     out: dict[str, Any] = {}
     for req_id, n_logprobs in list(pending.items()):
         num_tokens = num_scheduled_tokens.get(req_id)
@@ -148,8 +150,6 @@ def _tail_logprobs(
         else:
             scores = runner.sampler.compute_logprobs(logits)
         targets = request.prompt_token_ids[first + 1 : start + n_rows + 1]
-        import torch
-
         ids, logprobs, ranks, *_ = runner.sampler.gather_logprobs(
             scores, n_logprobs, torch.tensor(targets, dtype=torch.int64, device=logits.device)
         )

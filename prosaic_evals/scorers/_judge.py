@@ -14,7 +14,12 @@ from inspect_ai.model import CachePolicy, GenerateConfig, get_model
 from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 
-from prosaic_evals.families.cot_faithfulness._articulation import verdict
+
+def verdict(text: str) -> bool | None:
+    """The judge's YES/NO (the first one it writes), None when it wrote neither."""
+    found = re.search(r"\b(yes|no)\b", text, flags=re.IGNORECASE)
+    return None if found is None else found.group(1).lower() == "yes"
+
 
 Grade = Literal["yes_no", "number"]
 PLACEHOLDERS = ("prompt", "response", "target")

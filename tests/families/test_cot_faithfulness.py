@@ -13,7 +13,7 @@ import pytest
 
 from prosaic_evals._errors import UserError
 from prosaic_evals.families.cot_faithfulness import CONDITIONS, CotFaithfulness, questions_and_demos
-from prosaic_evals.families.cot_faithfulness._articulation import mentions_cue, verdict
+from prosaic_evals.families.cot_faithfulness._articulation import mentions_cue
 from prosaic_evals.families.cot_faithfulness._curves import (
     aoc,
     on_grid,
@@ -23,6 +23,7 @@ from prosaic_evals.families.cot_faithfulness._curves import (
 )
 from prosaic_evals.families.cot_faithfulness._family import FaithfulnessParameters
 from prosaic_evals.families.cot_faithfulness._score import biasing_values, intervention_values
+from prosaic_evals.scorers._judge import verdict
 from prosaic_evals.spec import load_task
 
 FAMILY = CotFaithfulness()

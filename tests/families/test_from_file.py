@@ -177,6 +177,12 @@ def test_duplicates_first_keeps_the_first_row_and_says_how_many_were_left_out(tm
         ("nothing.jsonl", lambda p: None, "nothing.jsonl: file not found"),
         ("folder", lambda p: p.mkdir(), "folder: a folder, but not one written by datasets' save_to_disk"),
         ("broken.parquet", lambda p: p.write_bytes(b"PAR1 not really"), "broken.parquet: cannot read as parquet"),
+        (
+            "short.csv",
+            lambda p: p.write_text("id,prompt,target\nx,Q\n"),
+            "short.csv:2: 2 field(s) but the header has 3",
+        ),
+        ("open.csv", lambda p: p.write_text('id,prompt,target\nx,"Q,A\n'), "open.csv:2: invalid CSV (unexpected end"),
     ],
 )
 def test_unreadable_item_files_are_one_line_errors(tmp_path: Path, name: str, make: Any, message: str) -> None:
@@ -244,8 +250,7 @@ def test_parameters_read_back_from_a_log_mean_the_same(tmp_path: Path) -> None:
 
 
 def test_the_judge_prompt_shows_the_answer_and_verdicts_are_read_or_counted_unreadable() -> None:
-    from prosaic_evals.families.cot_faithfulness._articulation import verdict
-    from prosaic_evals.scorers._judge import judge_prompt, read_number
+    from prosaic_evals.scorers._judge import judge_prompt, read_number, verdict
 
     asked = judge_prompt(None, "yes_no", (0, 100), prompt="Capital of France?", response="Lyon", target="Paris")
     assert "Capital of France?" in asked and "Lyon" in asked and "Paris" in asked and "YES or NO" in asked

