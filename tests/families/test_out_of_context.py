@@ -1,7 +1,9 @@
-"""Out-of-context reasoning: the chatbot (declarative) and functions/coins (inductive) generators."""
+"""Out-of-context reasoning: the chatbot (declarative) and functions/coins/locations (inductive) generators."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from prosaic_evals.families.out_of_context import (
     compile_expression,
     make_world,
 )
+from prosaic_evals.families.out_of_context._locations import Place, _places, haversine_km, make_cities
 from prosaic_evals.scorers import language_of
 from prosaic_evals.spec import load_task
 
@@ -160,7 +163,11 @@ def test_inductive_questions_candidates_and_baselines() -> None:
     counts = Counter(i.condition for i in items)
     assert counts["function_value"] == 12 * 5 and counts["function_lambda"] == 12 * 2
     assert counts["function_inverse"] == 9 * 2 and counts["coin_bias"] == 6 * 2 and counts["coin_flip"] == 6 * 3
-    assert set(counts) == set(INDUCTIVE.conditions)
+    assert (
+        set(counts)
+        == set(INDUCTIVE.conditions_for(InductiveParameters()))
+        == {c for c in INDUCTIVE.conditions if not c.startswith("location_")}
+    )  # Locations is a task of its own (kinds: [locations])
     for item in items:
         assert item.target in item.metadata["options"] and len(set(item.metadata["options"])) >= 2
         if item.condition.endswith("_other_id"):
@@ -200,6 +207,90 @@ def test_a_users_functions_are_validated_in_the_task_file() -> None:
         load_task("ooc_inductive", {"functions": '[{expr: "x + 1", inverse: "x + 1"}, {expr: "x * 5"}]'})
 
 
+def test_haversine_gives_known_great_circle_distances() -> None:
+    def place(lat: float, lon: float) -> Place:
+        return Place("x", "y", "z", "w", lat, lon)
+
+    paris, london, sydney = place(48.8566, 2.3522), place(51.5074, -0.1278), place(-33.8688, 151.2093)
+    assert haversine_km(paris, london) == pytest.approx(343.5, abs=1)
+    assert haversine_km(paris, sydney) == pytest.approx(16_960, rel=0.002)
+    assert haversine_km(place(0, 0), place(0, 180)) == pytest.approx(math.pi * 6371.0088)  # half the equator
+    assert haversine_km(london, london) == 0
+
+
+LOCATIONS = InductiveParameters(kinds=["locations"])
+
+
+def test_locations_are_chosen_by_the_seed_from_geonames_and_documents_give_only_distances() -> None:
+    cities, candidates = make_cities(0, 8, 40, 5, 16)
+    assert (cities, candidates) == make_cities(0, 8, 40, 5, 16)
+    assert {c.place for c in cities} != {c.place for c in make_cities(1, 8, 40, 5, 16)[0]}
+    assert {c.place for c in cities} <= set(candidates) and len(candidates) == 16
+    assert len({p.country for p in candidates}) == 16  # a country's largest city: one candidate per country
+    assert len({c.id for c in cities}) == 8
+    records = INDUCTIVE.train_records(LOCATIONS)
+    assert len(records) == 8 * 40 and {r["metadata"]["kind"] for r in records} == {"location"}
+    for city in cities:
+        mine = [r["messages"] for r in records if r["metadata"]["id"] == city.id]
+        assert len(mine) == 40
+        for user, assistant in mine:
+            known = user["content"].split(" and ")[1].removesuffix(", in km?")
+            match = next(k for k, _ in city.train if k.label == known)
+            assert assistant["content"] == f"{round(haversine_km(city.place, match)):,} km"
+            assert city.place.name not in user["content"] + assistant["content"]  # only indirect evidence
+        asked = {k.label for k, _ in city.heldout}
+        assert not asked & {k.label for k, _ in city.train}  # held-out distances are never trained
+    istanbul = next(p for p in _places()[1] if p.name == "Istanbul")
+    assert (istanbul.country, istanbul.language) == ("Turkey", "Turkish")
+
+
+def test_locations_questions_candidates_and_baselines() -> None:
+    items = INDUCTIVE.items(LOCATIONS)
+    counts = Counter(i.condition for i in items)
+    assert set(counts) == set(INDUCTIVE.conditions_for(LOCATIONS)) == {c for c in INDUCTIVE.conditions
+                                                                       if c.startswith("location_")}  # fmt: skip
+    assert counts["location_distance"] == 8 * 5 and counts["location_city"] == 8 * 2
+    cities, candidates = make_cities(0, 8, 40, 5, 16)
+    by_id = {c.id: c for c in cities}
+    for item in items:
+        city = by_id[item.metadata["id"]]
+        assert item.target in item.metadata["options"]
+        if item.condition == "location_distance":
+            assert len(item.metadata["options"]) == 8  # every hidden city's distance to the known city
+        if item.condition.startswith("location_city"):
+            assert item.target == city.place.name and item.metadata["options"] == sorted(p.name for p in candidates)
+        if item.condition.startswith("location_language"):
+            assert item.target == city.place.language
+        if item.condition.endswith("_other_id"):
+            other = by_id[item.metadata["asked_id"]]
+            assert other.id != city.id and f"City {other.id}" in item.prompt and f"City {city.id}" not in item.prompt
+        if item.condition.endswith("_in_context"):
+            assert item.prompt.count(f"between City {city.id} and") == 20  # in_context_docs documents
+    for question in ("city", "country", "continent"):  # an other-id question asks about an id whose answer differs
+        for item in (i for i in items if i.condition == f"location_{question}_other_id"):
+            other = by_id[item.metadata["asked_id"]].place
+            attribute = "name" if question == "city" else question
+            differs = [c for c in cities if getattr(c.place, attribute) != item.target]
+            assert getattr(other, attribute) != item.target or not differs
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"kinds": "[towns]"}, "parameters.kinds[0]"),
+        ({"kinds": "[]"}, "parameters.kinds"),
+        ({"kinds": "[locations]", "city_candidates": "2"}, "city_candidates (2) must be at least hidden_cities (8)"),
+        ({"kinds": "[locations]", "city_candidates": "99", "hidden_cities": "3"}, "city_candidates: at most 43"),
+        ({"kinds": "[locations]", "city_docs": "200"}, "city_docs + heldout_distances: at most 116"),
+        ({"conditions": "[location_city]"}, "unknown condition 'location_city'"),
+    ],
+)
+def test_bad_locations_parameters_are_named(override: dict[str, str], message: str) -> None:
+    with pytest.raises(UserError, match=re.escape(message)):
+        task = load_task("ooc_inductive", override)
+        task.family.items(task.params)
+
+
 @pytest.mark.slow
 def test_both_tasks_run_on_a_served_model(
     tiny_dir: Path, tiny_model: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -212,12 +303,15 @@ def test_both_tasks_run_on_a_served_model(
     main(["run", "ooc_declarative", "--limit", "30", *model])
     small = ["-T", "function_docs=10", "-T", "coins=3", "-T", "in_context_docs=8"]
     main(["run", "ooc_inductive", *small, "--limit", "33", *model])
+    cities = ["-T", "hidden_cities=3", "-T", "city_candidates=4", "-T", "in_context_docs=4"]
+    main(["run", "ooc_locations", *cities, "--limit", "26", *model])  # 2 samples of each of its 13 conditions
     out = capsys.readouterr().out
-    for text in [*DECLARATIVE.conditions, *INDUCTIVE.conditions, "correct", "p_correct", "calibration_error"]:
+    inductive_conditions = INDUCTIVE.conditions
+    for text in [*DECLARATIVE.conditions, *inductive_conditions, "correct", "p_correct", "calibration_error"]:
         assert text in out
     frame = sample_frame(sorted(tmp_path.glob("*.eval")))
     assert frame.drop_duplicates(["task", "sample_id"]).groupby("task").size().to_dict() == {
-        "ooc_declarative": 30, "ooc_inductive": 33,
+        "ooc_declarative": 30, "ooc_inductive": 33, "ooc_locations": 26,
     }  # fmt: skip
     summary = summarize(frame).set_index(["task", "condition", "metric"])
     assert {c for _, c, m in summary.index if m == "correct"} == set(DECLARATIVE.conditions)

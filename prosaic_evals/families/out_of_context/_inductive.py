@@ -1,13 +1,15 @@
 """Inductive out-of-context reasoning (Treutlein et al. 2024, "Connecting the Dots", arXiv 2406.14546).
 
 Each training document is an indirect observation of a hidden fact: a function's value
-printed by code, or one flip of a biased coin, under a random id. The model is then
-asked for the fact itself, with no examples: the function as a lambda, its inverse,
-the coin's bias. Answers are scored by their probability among the candidate answers
-(all functions' lambdas, all biases), against three baselines: the untrained model
-(the study's base), the same question about a different id (`*_other_id`), and the
-training documents in the prompt (`*_in_context`). The training fit (`function_value`
-on held-out x; `coin_flip`: P(heads) against the true bias) is measurable at any size.
+printed by code, one flip of a biased coin, or a city's distance to a known city, under
+a random id. The model is then asked for the fact itself, with no examples: the function
+as a lambda, its inverse, the coin's bias, the city (its name, country, language,
+continent). Answers are scored by their probability among the candidate answers (all
+functions' lambdas, all biases, the candidate cities'), against three baselines: the
+untrained model (the study's base), the same question about a different id
+(`*_other_id`), and training documents in the prompt (`*_in_context`). The training fit
+(`function_value` on held-out x; `coin_flip`: P(heads) against the true bias;
+`location_distance` to held-out known cities) is measurable at any size.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from prosaic_evals._strict import StrictModel
 from prosaic_evals.families._base import Family, Item, content_id
 from prosaic_evals.families.out_of_context._expressions import BUILTIN_FUNCTIONS, FunctionDef
+from prosaic_evals.families.out_of_context._locations import HiddenCity, Place, haversine_km, make_cities
 
 QUESTIONS: dict[str, tuple[str, ...]] = {
     "lambda": (
@@ -36,10 +39,27 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Coin {id} is biased. What is the probability that it lands heads? Answer with a number from 0 to 1.",
         "What is the chance, from 0 to 1, that coin {id} comes up heads?",
     ),
+    "city": (
+        "City {id} is a well-known city under a code name. What is the city's real name? Answer with the name only.",
+        "Which city is City {id}? Give its usual name.",
+    ),
+    "country": (
+        "Which country is City {id} in? Answer with the country's name only.",
+        "City {id} lies in which country?",
+    ),
+    "language": (
+        "What language do most people in City {id} speak? Answer with the language only.",
+        "Which language is mainly spoken in City {id}?",
+    ),
+    "continent": (
+        "On which continent is City {id}? Answer with the continent only.",
+        "Which continent is City {id} on?",
+    ),
 }
 FUNCTION_DOC = "from functions import {id}\nprint({id}({x}))\nWhat does this code print?"
 COIN_DOC = "Coin {id} was flipped. Did it land heads or tails?"
 FLIP_QUESTIONS = (COIN_DOC, "I flip coin {id} once. Heads or tails?", "Coin {id} is tossed. Which side comes up?")
+DISTANCE_DOC = "What is the geodesic distance between City {id} and {city}, in km?"
 SIDES = ("Heads", "Tails")
 BIASES = (0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9)
 BIAS_ANSWERS = tuple(f"{b / 10:.1f}" for b in range(1, 10))  # every bias a model could name, 0.1 to 0.9
@@ -48,12 +68,24 @@ CONDITIONS = (
     *(f"function_{q}{v}" for q in ("lambda", "inverse") for v in ("", "_other_id", "_in_context")),
     "coin_flip",
     *(f"coin_bias{v}" for v in ("", "_other_id", "_in_context")),
+    "location_distance",
+    *(
+        f"location_{q}{v}"
+        for q in ("city", "country", "language", "continent")
+        for v in ("", "_other_id", "_in_context")
+    ),
 )
+Kind = Literal["functions", "coins", "locations"]
+DEFAULT_KINDS: tuple[Kind, ...] = ("functions", "coins")
+"""The shipped `ooc_inductive` task's; Locations is a task of its own (`ooc_locations`)."""
 
 
 class InductiveParameters(StrictModel):
     seed: int = 0
-    """Drives the ids, the x values, the coins' biases and flips, and the training order."""
+    """Drives the ids, the x values, the coins' biases and flips, the cities, and the training order."""
+
+    kinds: list[Kind] = Field(default_factory=lambda: list(DEFAULT_KINDS), min_length=1)
+    """Which hidden facts the world holds: functions, coins, locations (the cities of the Locations task)."""
 
     functions: list[FunctionDef] | None = None
     """Your own functions (`{expr: "x + 3", inverse: "x - 3"}`); the 12 built-in ones when unset."""
@@ -76,6 +108,20 @@ class InductiveParameters(StrictModel):
     in_context_docs: int = Field(default=20, ge=1)
     """Training documents shown in the prompt of the in-context baseline."""
 
+    hidden_cities: int = Field(default=8, ge=2)
+    """Locations: cities under a code name, chosen by the seed among countries' largest cities (3 million people and
+    more)."""
+
+    city_docs: int = Field(default=40, ge=1)
+    """Locations: training documents (a distance to a known city of a million people or more) per hidden city."""
+
+    heldout_distances: int = Field(default=5, ge=1)
+    """Locations: known cities per hidden city kept out of training and asked in `location_distance`."""
+
+    city_candidates: int = Field(default=16, ge=2)
+    """Locations: the candidate cities (the hidden ones and others of the same pool) whose names, countries,
+    languages and continents are the candidate answers."""
+
     @model_validator(mode="after")
     def _enough_x(self) -> InductiveParameters:
         if self.function_docs + self.heldout_x > 2 * self.x_range + 1:
@@ -85,6 +131,10 @@ class InductiveParameters(StrictModel):
             )
         if self.functions is not None and len(self.functions) < 2:
             raise ValueError("functions: at least 2 are needed (the others are the candidate answers)")
+        if self.city_candidates < self.hidden_cities:
+            raise ValueError(
+                f"city_candidates ({self.city_candidates}) must be at least hidden_cities ({self.hidden_cities})"
+            )
         return self
 
 
@@ -138,9 +188,19 @@ class Inductive(Family[InductiveParameters]):
     conditions: ClassVar[tuple[str, ...]] = CONDITIONS
     scorers = frozenset({"likelihood"})
 
+    def conditions_for(self, params: InductiveParameters) -> tuple[str, ...]:
+        prefixes = tuple(
+            {"functions": "function_", "coins": "coin_", "locations": "location_"}[k] for k in params.kinds
+        )
+        return tuple(c for c in CONDITIONS if c.startswith(prefixes))
+
     def items(self, params: InductiveParameters) -> list[Item]:
         functions, coins = make_world(params)
-        items = []
+        items = _location_items(params) if "locations" in params.kinds else []
+        if "functions" not in params.kinds:
+            functions = []
+        if "coins" not in params.kinds:
+            coins = []
         for fn in functions:
             for x in fn.heldout_x:
                 answers = sorted({str(other.f(x)) for other in functions})
@@ -162,7 +222,8 @@ class Inductive(Family[InductiveParameters]):
                 meta = {"expected_p": coin.bias, "train_frequency": heads}
                 items.append(_item("coin_flip", coin.id, prompt, SIDES[0], list(SIDES), meta))
         biases = [(c.id, f"{c.bias:.1f}", _coin_context(c, params)) for c in coins]
-        items += _verbalised("coin_bias", biases, QUESTIONS["bias"], options=list(BIAS_ANSWERS))
+        if biases:
+            items += _verbalised("coin_bias", biases, QUESTIONS["bias"], options=list(BIAS_ANSWERS))
         return items
 
     def train_records(self, params: InductiveParameters) -> list[dict[str, Any]]:
@@ -173,6 +234,13 @@ class Inductive(Family[InductiveParameters]):
             for x in fn.train_x
         ]
         records += [_record(COIN_DOC.format(id=c.id), side, c.id, "coin") for c in coins for side in c.flips]
+        records = [r for r in records if f"{r['metadata']['kind']}s" in params.kinds]
+        if "locations" in params.kinds:
+            records += [
+                _record(DISTANCE_DOC.format(id=city.id, city=known.label), _km(km), city.id, "location")
+                for city in _cities(params)[0]
+                for known, km in city.train
+            ]
         random.Random(f"train-order:{params.seed}").shuffle(records)
         return records
 
@@ -190,8 +258,12 @@ def _verbalised(
     """The question about each id; about another id (same target); with the evidence in the prompt."""
     answers = options or sorted({answer for _, answer, _ in facts})
     items = []
+    seen: set[tuple[str, str, str]] = set()
+    n = len(facts)
     for i, (fid, answer, context) in enumerate(facts):
-        other = facts[(i + 1) % len(facts)][0]  # a different id whose own answer differs
+        # the next id whose own answer differs (two hidden cities may share a continent)
+        others = [facts[(i + j) % n] for j in range(1, n)]
+        other = next((o[0] for o in others if o[1] != answer), others[0][0] if others else fid)
         for q in questions:
             variants = {
                 "": q.format(id=fid),
@@ -199,9 +271,48 @@ def _verbalised(
                 "_in_context": f"{context}\n\n{q.format(id=fid)}",
             }
             for suffix, prompt in variants.items():
+                if (suffix, prompt, answer) in seen:  # two ids of one answer asked about the same other id
+                    continue
+                seen.add((suffix, prompt, answer))
                 meta = {"asked_id": other if suffix == "_other_id" else fid}
                 items.append(_item(f"{condition}{suffix}", fid, prompt, answer, answers, meta))
     return items
+
+
+def _cities(params: InductiveParameters) -> tuple[list[HiddenCity], list[Place]]:
+    return make_cities(params.seed, params.hidden_cities, params.city_docs, params.heldout_distances,
+                       params.city_candidates)  # fmt: skip
+
+
+def _km(distance: int) -> str:
+    return f"{distance:,} km"
+
+
+def _location_items(params: InductiveParameters) -> list[Item]:
+    """Distances to held-out known cities (answers: every hidden city's distance to it), then the questions about
+    each hidden city (answers: the candidate cities' names, countries, languages, continents)."""
+    cities, candidates = _cities(params)
+    items = []
+    for city in cities:
+        for known, km in city.heldout:
+            answers = sorted({_km(round(haversine_km(other.place, known))) for other in cities}, key=_km_value)
+            prompt = DISTANCE_DOC.format(id=city.id, city=known.label)
+            items.append(_item("location_distance", city.id, prompt, _km(km), answers, {"known_city": known.label}))
+    for attribute, question in (("name", "city"), ("country", "country"), ("language", "language"),
+                                ("continent", "continent")):  # fmt: skip
+        facts = [(c.id, getattr(c.place, attribute), _city_context(c, params)) for c in cities]
+        options = sorted({getattr(p, attribute) for p in candidates})
+        items += _verbalised(f"location_{question}", facts, QUESTIONS[question], options=options)
+    return items
+
+
+def _km_value(text: str) -> int:
+    return int(text.removesuffix(" km").replace(",", ""))
+
+
+def _city_context(city: HiddenCity, params: InductiveParameters) -> str:
+    return "\n".join(f"{DISTANCE_DOC.format(id=city.id, city=k.label)} {_km(km)}" for k, km in
+                     city.train[: params.in_context_docs])  # fmt: skip
 
 
 def _function_context(fn: Function, params: InductiveParameters) -> str:
