@@ -76,19 +76,32 @@ def test_a_dead_server_is_restarted_and_inflight_requests_are_retried(tiny_model
     local_model, server = tiny_model, tiny_server  # a restart is the same for any model; the tiny one answers fast
 
     starts, port, started_s = server.starts, server.port, VLLMServer.started_s
-    # ignore_eos: every answer is exactly 256 tokens, so none can finish before the kill on any machine
-    config = GenerateConfig(max_tokens=256, temperature=0.0, extra_body={"ignore_eos": True})
+    # ignore_eos: every answer is exactly 1,024 tokens (about 5 s for 8 of them on 2 cores)
+    config = GenerateConfig(max_tokens=1024, temperature=0.0, extra_body={"ignore_eos": True})
+
+    async def generating() -> bool:
+        """The server says it is running requests (its own count: a fixed sleep was once long enough to finish)."""
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{server.root_url}/metrics", timeout=5)).text
+        counts = [line.split()[-1] for line in text.splitlines() if line.startswith("vllm:num_requests_running")]
+        return any(float(count) > 0 for count in counts)
 
     async def ask_while_killing() -> tuple[int, list[str]]:
         asks = [
             asyncio.create_task(local_model.generate(f"Count from 1 to 200, #{i}.", config=config)) for i in range(8)
         ]
-        await asyncio.sleep(1.0)
+        for _ in range(600):
+            if await generating():
+                break
+            await asyncio.sleep(0.05)
         in_flight = sum(not ask.done() for ask in asks)
         server.kill()  # mid-flight: every request still running loses its connection
         return in_flight, [(await ask).completion for ask in asks]
 
-    in_flight, answers = asyncio.run(ask_while_killing())
+    try:
+        in_flight, answers = asyncio.run(ask_while_killing())
+    finally:
+        server.ensure_alive()  # the session's other tests share this server, whatever happened here
     assert in_flight > 0, "no request was in flight at the kill; the test proves nothing"
     assert all(answers)
     assert server.starts == starts + 1 and server.port == port and server.healthy()
