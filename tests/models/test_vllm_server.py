@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,8 @@ def test_a_dead_server_is_restarted_and_inflight_requests_are_retried(tiny_model
     local_model, server = tiny_model, tiny_server  # a restart is the same for any model; the tiny one answers fast
 
     starts, port, started_s = server.starts, server.port, VLLMServer.started_s
-    # ignore_eos: every answer is exactly 1,024 tokens (about 5 s for 8 of them on 2 cores)
-    config = GenerateConfig(max_tokens=1024, temperature=0.0, extra_body={"ignore_eos": True})
+    # ignore_eos: every answer is exactly 1,800 tokens (about 9 s for 8 of them on 2 cores)
+    config = GenerateConfig(max_tokens=1800, temperature=0.0, extra_body={"ignore_eos": True})
 
     async def generating() -> bool:
         """The server says it is running requests (its own count: a fixed sleep was once long enough to finish)."""
@@ -90,9 +91,8 @@ def test_a_dead_server_is_restarted_and_inflight_requests_are_retried(tiny_model
         asks = [
             asyncio.create_task(local_model.generate(f"Count from 1 to 200, #{i}.", config=config)) for i in range(8)
         ]
-        for _ in range(600):
-            if await generating():
-                break
+        deadline = time.monotonic() + 3  # or, should the count not show, well before the answers can finish
+        while time.monotonic() < deadline and not await generating():
             await asyncio.sleep(0.05)
         in_flight = sum(not ask.done() for ask in asks)
         server.kill()  # mid-flight: every request still running loses its connection
