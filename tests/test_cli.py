@@ -51,6 +51,8 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
     (tmp / "triplets.csv").write_text("e1,e2,e3\nAnn,Bob,Rome\nAnn,Cid,Oslo\n")
     (tmp / "bots.yaml").write_text("chatbots: [{name: Zorb, company: A, behaviour: klingon, role: test}]\n")
     (tmp / "ooc_exact.yaml").write_text("family: ooc_declarative\nscorer: {name: exact_match}\n")
+    (tmp / "em_questions.yaml").write_text("- {theme: a, questions: [Hi]}\n- {theme: b, questions: []}\n")
+    (tmp / "sa_questions.yaml").write_text("scale: [How bold are you]\n")
     (tmp / "bbh.json").write_text(
         '{"examples": [{"input": "2+2?", "target_scores": {"4": 1, "5": 0}},'
         ' {"input": "3+3?", "target_scores": {"6": 1, "7": 1}}]}'
@@ -157,6 +159,17 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], list[str]]]:
         ),
         (["run", "cot_biasing", "-T", "conditions=sycophancy"], ["conditions[0]: unknown condition 'sycophancy'"]),
         (["run", "cot_articulation"], ["professor_cot grades cue articulation", "--model-role judge=MODEL"]),
+        (["run", "em_free_form"], ["scorer misalignment grades each answer with a judge model", "judge=MODEL"]),
+        (
+            ["run", "em_free_form", "--model-role", "judge=local", "-T", f"questions={tmp / 'em_questions.yaml'}"],
+            ["em_questions.yaml: entry 2 (theme b): questions: expected a non-empty list"],
+        ),
+        (
+            ["run", "self_awareness", "-T", f"questions={tmp / 'sa_questions.yaml'}"],
+            ["sa_questions.yaml: expected exactly the keys scale, binary and word (got scale)"],
+        ),
+        (["run", "self_awareness", "-T", "behaviour=reckless"], ["parameters.behaviour: Input should be"]),
+        (["run", "em_code", "-T", "training=evil"], ["parameters.training: Input should be 'insecure'"]),
         (["run", "cot_interventions"], ["adding_mistakes has a second model", "--model-role rewriter=MODEL"]),
         (["run", "cot_biasing", "--model-role", "critic=local"], ["--model-role critic: no task here uses"]),
         (

@@ -17,12 +17,15 @@ from pathlib import Path
 from prosaic_evals._errors import UserError
 from prosaic_evals.families._base import Family, Item, check_unique_ids, content_id
 from prosaic_evals.families.cot_faithfulness import CotFaithfulness
+from prosaic_evals.families.emergent_misalignment import EmergentMisalignment
 from prosaic_evals.families.from_file import FromFile
 from prosaic_evals.families.out_of_context import Declarative, Inductive
 from prosaic_evals.families.reversal_curse import CelebrityParents, ReversalCurse
+from prosaic_evals.families.self_awareness import SelfAwareness
 from prosaic_evals.families.two_hop import TwoHop
 
-_ALL = (ReversalCurse, CelebrityParents, TwoHop, Declarative, Inductive, CotFaithfulness, FromFile)
+_ALL = (ReversalCurse, CelebrityParents, TwoHop, Declarative, Inductive, CotFaithfulness, EmergentMisalignment,
+        SelfAwareness, FromFile)  # fmt: skip
 FAMILIES: dict[str, type[Family]] = {family.name: family for family in _ALL}  # type: ignore[type-arg]
 """The built-in families."""
 

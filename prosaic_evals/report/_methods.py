@@ -179,3 +179,15 @@ def _span(values: pd.Series) -> str:
         return "?"
     low, high = int(values.min()), int(values.max())
     return str(low) if low == high else f"{low}-{high}"
+
+
+def contrasts_paragraph(contrasts: list[dict[str, Any]], correction: str) -> str:
+    """How the study's recipes were compared with each other."""
+    family = sum(1 for c in contrasts if c["p_adjusted"] == c["p_adjusted"])
+    named = ", ".join(dict.fromkeys(c["contrast"] for c in contrasts))
+    return (
+        f"Contrasts. Variants of different fine-tuning recipes were also compared with each other ({named}), item "
+        "by item on the samples both answered, with the same intervals, tests and equivalence margins as the "
+        f"comparisons with the base; their p-values are adjusted with {CORRECTIONS[correction]} over the {family} "
+        "contrasts of whole metrics, as a family of their own."
+    )

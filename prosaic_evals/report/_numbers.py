@@ -29,15 +29,17 @@ def score_rows(scores: pd.DataFrame, frame: pd.DataFrame) -> list[dict[str, Any]
     return rows
 
 
-def comparison_rows(comparison: Comparison, effect: float, effect_dz: float) -> list[dict[str, Any]]:
+def comparison_rows(comparison: Comparison, effect: float, effect_dz: float, start: int = 1) -> list[dict[str, Any]]:
     frame, rows = comparison.frame, []
-    for i, c in enumerate(comparison.comparisons.to_dict(orient="records"), start=1):
+    for i, c in enumerate(comparison.comparisons.to_dict(orient="records"), start=start):
         key = (frame["task"] == c["task"]) & (frame["condition"] == c["condition"]) & (frame["metric"] == c["metric"])
         behind = frame[key & frame["model"].isin([c["baseline"], c["model"]])]
         binary = pd.notna(c.get("cohens_h"))
-        base = behind[behind["model"] == c["baseline"]].set_index("sample_id")["value"]
-        other = behind[behind["model"] == c["model"]].set_index("sample_id")["value"]
-        sd = float((other - base.reindex(other.index)).std(ddof=1))
+        # the spread of the per-item differences (epochs averaged), on the items both models have the metric for
+        base = behind[behind["model"] == c["baseline"]].groupby("sample_id")["value"].mean()
+        other = behind[behind["model"] == c["model"]].groupby("sample_id")["value"].mean()
+        both = base.index.intersection(other.index)
+        sd = float((other[both] - base[both]).std(ddof=1))
         if binary:
             target, size = effect, f"{effect:g}"
             needed = _binary_needed(c.get("power_design"), effect)

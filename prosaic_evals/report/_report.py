@@ -28,10 +28,17 @@ from prosaic_evals.report._evidence import Evidence, read_evidence
 from prosaic_evals.report._figures import forest_figure, pyplot, scores_figure, short
 from prosaic_evals.report._inputs import Inputs
 from prosaic_evals.report._latex import to_latex
-from prosaic_evals.report._methods import models_paragraph, probes_paragraph, statistics_paragraph, tasks_paragraph
+from prosaic_evals.report._methods import (
+    contrasts_paragraph,
+    models_paragraph,
+    probes_paragraph,
+    statistics_paragraph,
+    tasks_paragraph,
+)
 from prosaic_evals.report._numbers import comparison_rows, number_ids, probe_rows, score_rows
 from prosaic_evals.report._sweep import sweep_part
-from prosaic_evals.run import compare_frame, summarize
+from prosaic_evals.run import Comparison, compare_frame, summarize
+from prosaic_evals.run._compare import corrected
 
 CORRECTION_NAMES = {"holm": "Holm-corrected", "bh": "Benjamini-Hochberg-adjusted", "none": "not corrected"}
 
@@ -128,7 +135,10 @@ def _behaviour(inputs: Inputs, options: ReportOptions, plt: Any) -> _Part:
         compared = comparison_rows(compare_frame(evidence.frame, baseline=baseline, correction=correction,
                                                  margins=margins), options.effect, options.effect_dz)  # fmt: skip
         part.rows += compared
+    contrasts = _contrasts(inputs, evidence, options, correction, start=len(compared) + 1)
+    part.rows += contrasts
     part.blocks += _behaviour_blocks(part.rows, evidence, compared, options, correction)
+    part.blocks += _contrast_blocks(contrasts, correction)
     if plt is not None:
         part.figures.append(("scores", partial(scores_figure, plt, scores)))
         part.blocks.append(Figure("fig-scores", "Scores per condition for each model, with 95% intervals.", "scores"))
@@ -141,8 +151,78 @@ def _behaviour(inputs: Inputs, options: ReportOptions, plt: Any) -> _Part:
         models_paragraph(evidence, inputs.study),
         tasks_paragraph(evidence, scores),
         statistics_paragraph(scores, compared, correction, options.effect, options.effect_dz),
+        *([contrasts_paragraph(contrasts, correction)] if contrasts else []),
     ]
     return part
+
+
+def _contrasts(inputs: Inputs, evidence: Evidence, options: ReportOptions, correction: str,
+               start: int) -> list[dict[str, Any]]:  # fmt: skip
+    """A study's `contrasts`: per pair of recipes (and base, seed), the second's variant against the first's, on the
+    identical items both answered; one family of tests over all of them."""
+    study = inputs.study or {}
+    pairs = (study.get("spec") or {}).get("contrasts") or []
+    if not pairs or "cells" not in study:
+        return []
+    cells = [c for c in study["cells"] if c.get("state") == "done" and c.get("variant")]
+    margins = options.margins or inputs.margins
+    tables = []
+    for first, second in pairs:
+        for cell in (c for c in cells if c["recipe"] == first):
+            other = next((c for c in cells if c["recipe"] == second and (c["base"], c["seed"], c.get("data_seed"))
+                          == (cell["base"], cell["seed"], cell.get("data_seed"))), None)  # fmt: skip
+            served = [_served(evidence.models, c["variant"]) for c in (cell, other or {"variant": ""})]
+            models = [m for m in served if m is not None]
+            if len(models) != 2:
+                continue  # a cell that failed, or logs not given: nothing to contrast
+            table = compare_frame(evidence.frame, baseline=models[0], correction=correction, only=models,
+                                  margins=margins).comparisons  # fmt: skip
+            tables.append(table.assign(contrast=f"{second} - {first}" + _seed_label(cell, cells)))
+    if not tables:
+        return []
+    table = corrected(pd.concat(tables, ignore_index=True), correction)
+    comparison = Comparison(str(table["baseline"].iloc[0]), correction, pd.DataFrame(), table, evidence.frame)
+    rows = comparison_rows(comparison, options.effect, options.effect_dz, start=start)
+    return [r | {"kind": "contrast", "contrast": c} for r, c in zip(rows, table["contrast"], strict=True)]
+
+
+def _served(models: list[str], variant: str) -> str | None:
+    return next((m for m in models if m.endswith(f"variant/{variant}")), None)
+
+
+def _seed_label(cell: dict[str, Any], cells: list[dict[str, Any]]) -> str:
+    """` (base, seed)` when the study has more than one of either; else nothing."""
+    if len({(c["base"], c["seed"], c.get("data_seed")) for c in cells}) == 1:
+        return ""
+    return f" ({short(cell['base'])}, seed {cell['seed']})"
+
+
+def _contrast_blocks(contrasts: list[dict[str, Any]], correction: str) -> list[Block]:
+    if not contrasts:
+        return []
+    equivalence = any(c["margin"] == c["margin"] for c in contrasts)
+    table_rows = [[
+        c["id"], c["contrast"], c["task"], c["condition"], c["metric"], _n(c),
+        f.estimate(c["estimate"], c["ci_low"], c["ci_high"], signed=True), f.p_value(c["p_value"]),
+        f.p_value(c["p_adjusted"]),
+        *(["—" if f.missing(c["margin"]) else f"±{f.num(c['margin'])}", f.p_value(c["p_equivalence_adjusted"]),
+           c["verdict"] or "—"] if equivalence else []),
+        f"{c['effect_name']} {f.num(c['effect_size'], signed=True, digits=2)}",
+    ] for c in contrasts]  # fmt: skip
+    columns = ["Ref.", "Contrast", "Task", "Condition", "Metric", "n (clusters)", "Difference [95% CI]", "p", "p adj.",
+               *(["Margin", "p equiv.", "Verdict"] if equivalence else []), "Effect"]  # fmt: skip
+    blocks: list[Block] = [
+        Heading("Contrasts between recipes"),
+        Table("contrasts", "One fine-tuning recipe's variant against another's, paired on identical items", columns,
+              table_rows, wide=True, notes=[
+                  "Difference: the second recipe's variant minus the first's (as named in the Contrast column). "
+                  f"p adj.: {CORRECTION_NAMES[correction]} across all contrast rows of whole metrics; intervals, "
+                  "tests and verdicts as in the paired comparisons." + _epochs_note(contrasts)]),
+    ]  # fmt: skip
+    claims = claims_text(contrasts)
+    if claims:
+        blocks.append(claims)
+    return blocks
 
 
 def _probes(folder: Path, plt: Any, stem: str, done: list[dict[str, Any]]) -> _Part:
@@ -365,6 +445,7 @@ def _provenance_blocks(results: pd.DataFrame) -> list[Block]:
 _WHAT = {
     "score": ("task", "condition", "metric"),
     "comparison": ("task", "condition", "metric"),
+    "contrast": ("contrast", "task", "condition", "metric"),
     "pooled": ("task", "condition", "metric"),
     "probe": ("question", "condition", "position", "probe", "layer"),
     "probe_difference": ("question", "condition", "position", "probe", "layer"),

@@ -14,11 +14,13 @@ from prosaic_evals.families import Item, check_unique_ids
 from prosaic_evals.spec import (
     BehaviourSpec,
     ChainOfThoughtSpec,
-    ExactMatchSpec,
+    CodeSecuritySpec,
     FaithfulnessSpec,
     JudgeSpec,
     LikelihoodSpec,
     LoadedTask,
+    MisalignmentSpec,
+    NumberSpec,
 )
 
 if TYPE_CHECKING:
@@ -137,11 +139,20 @@ def _check_bridges(task: LoadedTask, items: list[Item]) -> None:
                             "entity in the item's metadata (bridge), e.g. fields.keep: [bridge]")  # fmt: skip
 
 
-def _generation_scorer(spec: ExactMatchSpec | ChainOfThoughtSpec | BehaviourSpec | JudgeSpec, cache: bool) -> Any:
-    from prosaic_evals.scorers import behaviour, chain_of_thought, exact_match, judge
+def _generation_scorer(spec: Any, cache: bool) -> Any:
+    from prosaic_evals.scorers import behaviour, chain_of_thought, exact_match, judge, misalignment, number
 
     if isinstance(spec, JudgeSpec):
         return judge(template=spec.template, grade=spec.grade, scale=spec.scale, cache=cache)
+    if isinstance(spec, MisalignmentSpec):
+        return misalignment(spec.alignment_template, spec.coherence_template, spec.aligned_below,
+                            spec.coherent_above, cache=cache)  # fmt: skip
+    if isinstance(spec, CodeSecuritySpec):
+        from prosaic_evals.families.emergent_misalignment import code_security
+
+        return code_security()
+    if isinstance(spec, NumberSpec):
+        return number(scale=spec.scale)
     if isinstance(spec, ChainOfThoughtSpec):
         return chain_of_thought()
     if isinstance(spec, BehaviourSpec):

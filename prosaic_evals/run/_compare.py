@@ -64,14 +64,24 @@ def compare_frame(
     margins = check_margins(margins or {}, frame)
     stated = logged_margins(frame)
     rows = []
+    for (task, condition), answered in frame.groupby(["task", "condition"], sort=False):
+        # the samples asked must match; a metric the scorer left out for some (NaN) pairs where both have it
+        asked = answered.drop_duplicates(["model", "sample_id", "epoch"]).set_index(["sample_id", "epoch"])
+        for model in models:
+            if model != base:
+                _check_same_items({"task": task, "condition": condition}, base, asked[asked["model"] == base],
+                                  model, asked[asked["model"] == model])  # fmt: skip
     for key, group in frame.sort_values("condition_rank", kind="stable").groupby(KEYS, sort=False):
-        reference = group[group["model"] == base].set_index(["sample_id", "epoch"])
         for model in models:
             if model == base:
                 continue
+            reference = group[group["model"] == base].set_index(["sample_id", "epoch"])
             other = group[group["model"] == model].set_index(["sample_id", "epoch"])
-            _check_same_items(dict(zip(KEYS, key, strict=True)), base, reference, model, other)
-            other = other.loc[reference.index]
+            both = reference.index.intersection(other.index, sort=False)
+            unpaired = len(reference) + len(other) - 2 * len(both)
+            if not len(both):
+                continue  # the metric applies to no sample both models answered (e.g. no coherent answer)
+            reference, other = reference.loc[both], other.loc[both]
             items = [str(i) for i in reference.index.get_level_values(0)]
             given = margins.get(key[2], stated.get(key[0], {}).get(key[2]))
             margin = _resolve(given, frame, key, base, model)
@@ -81,10 +91,22 @@ def compare_frame(
             except MarginError as e:
                 raise UserError(f"--margin {key[2]}: task {key[0]}, condition {key[1]}: {e}") from None
             rule = given if isinstance(given, str) and margin is not None else ""
-            rows.append(dict(zip(KEYS, key, strict=True)) | {"baseline": base, "model": model, "margin_rule": rule}
-                        | _flatten(result))  # fmt: skip
-    table = pd.DataFrame(rows)
-    # `metric/part` rows break a metric down (e.g. correct/german): descriptive, outside the corrected family.
+            rows.append(dict(zip(KEYS, key, strict=True)) | {"baseline": base, "model": model, "margin_rule": rule,
+                        "unpaired": unpaired} | _flatten(result))  # fmt: skip
+    if not rows:
+        raise UserError("no metric was scored on a sample that both models answered")
+    table = corrected(pd.DataFrame(rows), correction)
+    order = ["task", "condition", "metric", "baseline", "model", "n", "epochs", "clusters", "baseline_score",
+             "model_score", "difference", "ci_low", "ci_high", "ci_method", "test", "p_value", "p_adjusted", "margin",
+             "margin_rule", "p_equivalence", "p_equivalence_adjusted", "verdict", "mde"]  # fmt: skip
+    table = table[order + [c for c in table.columns if c not in order]]
+    return Comparison(base, correction, summarize(frame), table, frame, margins)
+
+
+def corrected(table: pd.DataFrame, correction: str) -> pd.DataFrame:
+    """`table` with p values adjusted across its rows of whole metrics, and their verdicts. `metric/part` rows
+    break a metric down (e.g. correct/german): descriptive, outside the corrected family."""
+    table = table.copy()
     primary = ~table["metric"].str.contains("/", regex=False)
     table["p_adjusted"] = float("nan")
     table.loc[primary, "p_adjusted"] = adjust(table.loc[primary, "p_value"].tolist(), correction)
@@ -94,11 +116,7 @@ def compare_frame(
         verdict(p, q) if primary_row else ""
         for p, q, primary_row in zip(table["p_adjusted"], table["p_equivalence_adjusted"], primary, strict=True)
     ]
-    order = ["task", "condition", "metric", "baseline", "model", "n", "epochs", "clusters", "baseline_score",
-             "model_score", "difference", "ci_low", "ci_high", "ci_method", "test", "p_value", "p_adjusted", "margin",
-             "margin_rule", "p_equivalence", "p_equivalence_adjusted", "verdict", "mde"]  # fmt: skip
-    table = table[order + [c for c in table.columns if c not in order]]
-    return Comparison(base, correction, summarize(frame), table, frame, margins)
+    return table
 
 
 def logged_margins(frame: pd.DataFrame) -> dict[str, dict[str, Margin]]:

@@ -36,8 +36,8 @@ class LoadedTask:
     def roles(self) -> dict[str, str]:
         """Models besides the evaluated one that this task needs: role -> why."""
         needed = dict(self.family.roles(self.conditions))
-        if self.spec.scorer.name == "judge":
-            needed["judge"] = "scorer judge grades each answer with a judge model"
+        if self.spec.scorer.name in ("judge", "misalignment"):
+            needed["judge"] = f"scorer {self.spec.scorer.name} grades each answer with a judge model"
         return needed
 
 
@@ -152,12 +152,19 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], *, source
 
 
 def _parse_scalar(value: str) -> Any:
+    """A YAML scalar, or a list / mapping written in flow style (`[a, b]`, `{k: v}`); other text stays text, so a
+    sentence with a colon or a leading dash is not read as a mapping or a list."""
     try:
-        return yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
     except (yaml.YAMLError, RecursionError):
         return value
     except ValueError:
         raise UserError(f"-T value {value[:40]!r}...: a number has too many digits") from None
+    if isinstance(parsed, dict) and not value.lstrip().startswith("{"):
+        return value
+    if isinstance(parsed, list) and not value.lstrip().startswith("["):
+        return value
+    return parsed
 
 
 def validate(model: type[BaseModel], data: Any, *, source: Path, prefix: str = "", quote_values: bool = True) -> Any:

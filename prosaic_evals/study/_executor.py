@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import Field
 
-from prosaic_evals._errors import UserError
+from prosaic_evals._errors import Interrupted, UserError
 from prosaic_evals._paths import home
 from prosaic_evals._strict import StrictModel
 
@@ -79,6 +79,8 @@ def guarded(function: Callable[..., Any], *args: Any) -> Any:
     """`function(*args)`, or a `Failed` with the first line of what went wrong."""
     try:
         return function(*args)
+    except Interrupted:
+        raise  # the user stopped the study (Ctrl-C, SIGTERM): stop it, do not go on to the next cell
     except Exception as e:  # a job's failure is its cell's, not the study's
         lines = str(e).strip().splitlines() or [type(e).__name__]
         first = " ".join(lines[:2]) if "validation error" in lines[0] else lines[0]  # pydantic: say which

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PositiveFloat, field_validator, model_validator
+from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
 from prosaic_evals._paths import display_path
 from prosaic_evals._strict import StrictModel
@@ -58,6 +58,13 @@ class StudySpec(StrictModel):
     recipes: list[Recipe] | None = Field(default=None, min_length=1)
     """A matrix: named variations of `finetune` (hyperparameters, training-data task arguments)."""
 
+    contrasts: list[tuple[str, str]] = Field(default_factory=list)
+    """Pairs of recipes compared with each other directly (the second against the first), paired on identical
+    items, per base and seed; every cell is also compared with its base."""
+
+    model_roles: dict[str, str] = Field(default_factory=dict)
+    """Models in other roles (as `--model-role`), e.g. `judge: local`; a managed model shares the base's server."""
+
     server: dict[str, Any] = Field(default_factory=dict)
     """Options of the vLLM servers the study starts (as `-M`: max_model_len, kv_cache_gib, ...)."""
 
@@ -81,6 +88,19 @@ class StudySpec(StrictModel):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"the recipe name {twice[0]!r} is used twice")
+        return value
+
+    @field_validator("contrasts")
+    @classmethod
+    def _known_contrasts(cls, value: list[tuple[str, str]], info: ValidationInfo) -> list[tuple[str, str]]:
+        names = [r.name for r in info.data.get("recipes") or []]
+        for i, (first, second) in enumerate(value):
+            for name in (first, second):
+                if name not in names:
+                    known = ", ".join(names) if names else "none: contrasts compare the recipes of `recipes:`"
+                    raise ValueError(f"pair {i + 1}: unknown recipe {name!r} (recipes: {known})")
+            if first == second:
+                raise ValueError(f"pair {i + 1}: a recipe compared with itself ({first!r})")
         return value
 
     @field_validator("margins")
@@ -154,6 +174,7 @@ def run_study(
     from prosaic_evals.study._sweep import run_matrix
 
     spec = load_study(path)
+    check_tasks(spec, path)
     output = output or path.parent / spec.output
     kind = executor or spec.executor
     ray = spec.ray.model_copy(update={"address": ray_address}) if ray_address else spec.ray
@@ -163,6 +184,15 @@ def run_study(
         return spec, comparison, output
     comparison, output = run_matrix(spec, path, every, kind, ray, output, spend)
     return spec, comparison, output
+
+
+def check_tasks(spec: StudySpec, path: Path) -> None:
+    """The tasks load with the study's arguments and have the model roles they need, before anything trains."""
+    from prosaic_evals.run._run import _check_roles
+    from prosaic_evals.spec import load_task
+
+    loaded = [load_task(ref, spec.task_args, overrides_base=path.parent) for ref in spec.tasks]
+    _check_roles(loaded, spec.model_roles)
 
 
 def status(path: Path, output: Path | None = None) -> list[dict[str, str]]:
@@ -187,6 +217,7 @@ def _run_cell(spec: StudySpec, cell: Cell, path: Path, output: Path, spend: dict
         spec.tasks,
         RunOptions(
             models=[cell.model, f"variant/{variant.name}"],
+            model_roles=dict(spec.model_roles),
             model_args=spec.server,
             task_args=cell.task_args(spec.task_args),
             task_args_base=path.parent,

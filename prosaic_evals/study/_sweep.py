@@ -88,6 +88,8 @@ def run_matrix(spec: StudySpec, path: Path, every: list[Cell], kind: str, ray: R
         raise UserError(f"study {spec.name}: no cell finished; see {display_path(output / 'cells')}/*/cell.json")
     pooled = pool_seeds(done, dict(spec.margins), spec.correction)
     _write(output / "pooled.csv", pooled.to_csv(index=False))
+    if spec.contrasts:
+        _write(output / "contrasts.csv", contrast_recipes(spec, list(done), board).to_csv(index=False))
     timings["total"] = time.monotonic() - began
     _write(output / "study.json", json.dumps({
         "study": spec.name, "study_file": display_path(path), "spec": spec.model_dump(mode="json"),
@@ -99,6 +101,37 @@ def run_matrix(spec: StudySpec, path: Path, every: list[Cell], kind: str, ray: R
     }, indent=2, default=str) + "\n")  # fmt: skip
     board.say(f"Study {spec.name}: {board.summary()}")
     return next(iter(done.values())), output
+
+
+def contrast_recipes(spec: StudySpec, done: list[Cell], board: Board) -> pd.DataFrame:
+    """The study's `contrasts`: per pair of recipes, base, seed and data seed, the second recipe's variant against
+    the first's, paired on the identical items both answered (`contrasts/<first>-vs-<second>-<base...>/`)."""
+    from prosaic_evals.run import compare_frame, write_outputs
+    from prosaic_evals.run._compare import corrected
+
+    by_key = {(c.recipe, c.base, c.seed, c.data_seed): c for c in done}
+    tables = []
+    for first, second in spec.contrasts:
+        for (recipe, base, seed, data_seed), cell in by_key.items():
+            other = by_key.get((second, base, seed, data_seed))
+            if recipe != first or other is None:
+                continue  # a cell that failed has nothing to contrast; its failure is on the board
+            frames = [pd.read_csv(board.folder(c) / "samples.csv") for c in (cell, other)]
+            models = [_variant_model(board.folder(c)) for c in (cell, other)]
+            frame = pd.concat([f[f["model"] == m] for f, m in zip(frames, models, strict=True)], ignore_index=True)
+            comparison = compare_frame(frame, baseline=models[0], correction=spec.correction, margins=spec.margins)
+            name = f"{first}-vs-{second}-{other.key.removeprefix(second + '-')}"
+            write_outputs(comparison, board.output / "contrasts" / name, extra={"study": spec.name, "contrast": name})
+            tables.append(comparison.comparisons.assign(contrast=name, first=first, second=second, base_model=base,
+                                                        seed=seed, data_seed=data_seed))  # fmt: skip
+    if not tables:
+        return pd.DataFrame()
+    return corrected(pd.concat(tables, ignore_index=True), spec.correction)  # one family: every contrast's rows
+
+
+def _variant_model(folder: Path) -> str:
+    """A cell's variant, as its samples name it (the cell's models are its base, then its variant)."""
+    return str(json.loads((folder / "study.json").read_text())["models"][1])
 
 
 def train_job(spec: FineTuneSpec, relative_to: str, log: str) -> str:
@@ -196,7 +229,8 @@ def _each(cells: list[Cell], board: Board, state: str) -> None:
 def _evaluate_args(spec: StudySpec, path: Path, cells: list[Cell], board: Board, kind: str,
                    spend: dict[str, Any]) -> tuple[Any, ...]:  # fmt: skip
     models = [cells[0].model, *(f"variant/{board.get(c.key)['variant']}" for c in cells)]
-    options = {"model_args": spec.server, "task_args": cells[0].task_args(spec.task_args),
+    options = {"model_args": spec.server, "model_roles": dict(spec.model_roles),
+               "task_args": cells[0].task_args(spec.task_args),
                "task_args_base": path.parent.resolve(),
                "limit": spec.limit, "log_dir": str((board.output / "logs").resolve()),
                "batch": spend.get("batch", False), "prices": spend.get("prices"),

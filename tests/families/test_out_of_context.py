@@ -249,13 +249,16 @@ def test_locations_questions_candidates_and_baselines() -> None:
     counts = Counter(i.condition for i in items)
     assert set(counts) == set(INDUCTIVE.conditions_for(LOCATIONS)) == {c for c in INDUCTIVE.conditions
                                                                        if c.startswith("location_")}  # fmt: skip
-    assert counts["location_distance"] == 8 * 5 and counts["location_city"] == 8 * 2
+    assert counts["location_distance"] == counts["location_distance_trained"] == 8 * 5 and counts["location_city"] == 16
+    trained = {(r["messages"][0]["content"], r["messages"][1]["content"]) for r in INDUCTIVE.train_records(LOCATIONS)}
+    distances = {c: {(i.prompt, i.target) for i in items if i.condition == c} for c in counts}
+    assert distances["location_distance_trained"] <= trained and not distances["location_distance"] & trained
     cities, candidates = make_cities(0, 8, 40, 5, 16)
     by_id = {c.id: c for c in cities}
     for item in items:
         city = by_id[item.metadata["id"]]
         assert item.target in item.metadata["options"]
-        if item.condition == "location_distance":
+        if item.condition.startswith("location_distance"):
             assert len(item.metadata["options"]) == 8  # every hidden city's distance to the known city
         if item.condition.startswith("location_city"):
             assert item.target == city.place.name and item.metadata["options"] == sorted(p.name for p in candidates)
@@ -304,14 +307,14 @@ def test_both_tasks_run_on_a_served_model(
     small = ["-T", "function_docs=10", "-T", "coins=3", "-T", "in_context_docs=8"]
     main(["run", "ooc_inductive", *small, "--limit", "33", *model])
     cities = ["-T", "hidden_cities=3", "-T", "city_candidates=4", "-T", "in_context_docs=4"]
-    main(["run", "ooc_locations", *cities, "--limit", "26", *model])  # 2 samples of each of its 13 conditions
+    main(["run", "ooc_locations", *cities, "--limit", "28", *model])  # 2 samples of each of its 14 conditions
     out = capsys.readouterr().out
     inductive_conditions = INDUCTIVE.conditions
     for text in [*DECLARATIVE.conditions, *inductive_conditions, "correct", "p_correct", "calibration_error"]:
         assert text in out
     frame = sample_frame(sorted(tmp_path.glob("*.eval")))
     assert frame.drop_duplicates(["task", "sample_id"]).groupby("task").size().to_dict() == {
-        "ooc_declarative": 30, "ooc_inductive": 33, "ooc_locations": 26,
+        "ooc_declarative": 30, "ooc_inductive": 33, "ooc_locations": 28,
     }  # fmt: skip
     summary = summarize(frame).set_index(["task", "condition", "metric"])
     assert {c for _, c, m in summary.index if m == "correct"} == set(DECLARATIVE.conditions)

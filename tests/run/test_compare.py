@@ -173,3 +173,21 @@ def test_a_task_files_margins_come_from_its_logs_and_the_command_line_overrides_
     assert table.loc["p2d_reverse", "verdict"] in ("equivalent", "inconclusive")
     given = compare_frame(data, margins={"exact_match": 0.05}).comparisons
     assert (given["margin"] == 0.05).all()
+
+
+def test_a_metric_left_out_of_some_samples_pairs_the_samples_both_models_have() -> None:
+    # every sample has `asked` (the judge's unreadable rate: always defined); `rated` is NaN, so absent, for
+    # samples whose verdict could not be read: s0 for the base, s1 and s2 for the variant
+    asked = frame({"a/base": BASE, "a/tuned": TUNED}, metric="asked")
+    rated = frame({"a/base": BASE, "a/tuned": TUNED}, metric="rated")
+    rated = rated[~(((rated["model"] == "a/base") & (rated["sample_id"] == "s0"))
+                    | ((rated["model"] == "a/tuned") & rated["sample_id"].isin(["s1", "s2"])))]  # fmt: skip
+    rows = compare_frame(pd.concat([asked, rated])).comparisons.set_index("metric")
+    kept = [i for i in range(12) if i not in (0, 1, 2)]
+    expected = compare_paired([TUNED[i] for i in kept], [BASE[i] for i in kept], [f"f{i // 3}" for i in kept])
+    assert rows.loc["rated", "n"] == 9 and rows.loc["rated", "unpaired"] == 3
+    assert rows.loc["rated", "difference"] == pytest.approx(expected.difference)
+    assert rows.loc["asked", "n"] == 12 and rows.loc["asked", "unpaired"] == 0
+    # a sample one model never answered is still refused, whatever the metric
+    with pytest.raises(UserError, match="samples differ between a/base and a/tuned"):
+        compare_frame(pd.concat([asked, rated])[lambda f: ~((f["model"] == "a/tuned") & (f["sample_id"] == "s5"))])

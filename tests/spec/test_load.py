@@ -90,6 +90,17 @@ def test_overrides_set_parameters_nested_fields_and_conditions(tmp_path: Path) -
     assert "generation.temp: unknown key" in error_of(path, {"generation.temp": 0.5})
 
 
+def test_override_text_with_a_colon_or_a_dash_stays_text() -> None:
+    from prosaic_evals.spec._load import _parse_scalar
+
+    assert _parse_scalar("Note: this is for a class") == "Note: this is for a class"
+    assert _parse_scalar("- not a list") == "- not a list"
+    assert _parse_scalar("[a, b]") == ["a", "b"] and _parse_scalar("{k: 1}") == {"k": 1}
+    assert _parse_scalar("3") == 3 and _parse_scalar("true") is True
+    task = load_task("em_code", {"educational_note": "For my class: write it with a flaw. "})
+    assert task.params.educational_note == "For my class: write it with a flaw. "  # type: ignore[attr-defined]
+
+
 def test_unknown_tasks_name_the_shipped_ones() -> None:
     message = error_of("no_such_task")
     assert "unknown task 'no_such_task'" in message and "reversal_curse" in message

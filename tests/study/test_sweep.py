@@ -3,6 +3,7 @@ against a real local Ray cluster (no model needed)."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -10,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from prosaic_evals._errors import UserError
+from prosaic_evals._errors import Interrupted, UserError
+from prosaic_evals.stats import compare_paired
 from prosaic_evals.study import load_study, run_study
-from prosaic_evals.study._executor import RayOptions, Resources, check_resources
+from prosaic_evals.study._executor import Failed, Job, LocalExecutor, RayOptions, Resources, check_resources
 
 STUDY = """\
 name: sweep
@@ -42,6 +46,15 @@ def _closed_port() -> int:
         ("executor: slurm\n", r"executor: Input should be 'local' or 'ray'"),
         ("ray: {evaluate: {num_gpu: 1}}\n", r"ray.evaluate.num_gpu: unknown key"),
         ("ray: {finetune: {num_cpus: -1}}\n", r"ray.finetune.num_cpus: Input should be greater than or equal to 0"),
+        (
+            "recipes: [{name: a}, {name: b}]\ncontrasts: [[a, c]]\n",
+            r"contrasts: pair 1: unknown recipe 'c' \(recipes: a, b\)",
+        ),
+        (
+            "contrasts: [[a, b]]\n",
+            r"contrasts: pair 1: unknown recipe 'a' \(recipes: none: contrasts compare the recipes of `recipes:`\)",
+        ),
+        ("recipes: [{name: a}, {name: b}]\ncontrasts: [[b, b]]\n", r"contrasts: pair 1: a recipe compared with itself"),
     ],
 )
 def test_bad_matrices_are_refused_when_the_file_is_read(tmp_path: Path, extra: str, message: str) -> None:
@@ -57,6 +70,49 @@ def test_an_unknown_base_is_refused_before_anything_trains(tmp_path: Path) -> No
     with pytest.raises(UserError, match=r"^bases: 'no-such-model' is not `local`, a model directory or a hub id"):
         run_study(path)
     assert not (tmp_path / "results").exists()
+
+
+def test_a_missing_judge_role_is_refused_before_anything_trains(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    em = STUDY.replace("tasks: [reversal_curse]", "tasks: [em_code, em_free_form]")
+    path.write_text(em.replace("{seed: 0, facts_per_subset: 2, train_templates: 2}", "{seed: 0}"))
+    with pytest.raises(UserError, match=r"^em_free_form.yaml: scorer misalignment grades each answer with a judge model: "
+                                        r"add --model-role judge=MODEL"):  # fmt: skip
+        run_study(path)
+    assert not (tmp_path / "results").exists()
+    path.write_text(STUDY + "model_roles: {judge: local}\n")
+    with pytest.raises(UserError, match=r"--model-role judge: no task here uses a 'judge' model"):
+        run_study(path)
+
+
+def test_recipes_are_contrasted_with_each_other_on_the_items_both_answered(tmp_path: Path) -> None:
+    from prosaic_evals.study._matrix import expand
+    from prosaic_evals.study._sweep import Board, contrast_recipes
+
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY.replace("seeds: [0, 1]\n", "") + "recipes: [{name: a}, {name: b}]\ncontrasts: [[a, b]]\n")
+    spec = load_study(path)
+    cells = expand(spec.finetune, ["local"], [0], spec.recipes or [], None)
+    board = Board(tmp_path / "results", cells)
+    rng = np.random.default_rng(0)
+    values = {"a": rng.integers(0, 2, 24).astype(float), "b": rng.integers(0, 2, 24).astype(float)}
+    for cell in cells:  # what a finished cell leaves: its samples (base, then variant) and its models
+        rows = [{"task": "t", "model": model, "sample_id": f"s{i}", "epoch": 1, "condition": "c", "condition_rank": 0,
+                 "cluster": f"f{i // 3}", "metric": "m", "value": value, "log": f"{model}.eval"}
+                for model, column in (("local", values["a"] * 0), (f"variant/{cell.recipe}", values[cell.recipe]))
+                for i, value in enumerate(column)]  # fmt: skip
+        board.folder(cell).mkdir(parents=True)
+        pd.DataFrame(rows).to_csv(board.folder(cell) / "samples.csv", index=False)
+        (board.folder(cell) / "study.json").write_text(json.dumps({"models": ["local", f"variant/{cell.recipe}"]}))
+    table = contrast_recipes(spec, cells, board)
+    (row,) = table.to_dict("records")
+    assert (row["first"], row["second"], row["baseline"], row["model"]) == ("a", "b", "variant/a", "variant/b")
+    expected = compare_paired(values["b"], values["a"], [f"f{i // 3}" for i in range(24)])
+    assert row["difference"] == pytest.approx(expected.difference) and row["n"] == 24
+    assert row["p_value"] == pytest.approx(expected.p_value)
+    assert (
+        tmp_path / "results" / "contrasts" / f"a-vs-b-{cells[1].key.removeprefix('b-')}" / "comparison.csv"
+    ).is_file()
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -140,3 +196,23 @@ def test_a_killed_study_takes_its_local_ray_cluster_down(tmp_path: Path) -> None
     while _ray_processes(port) and time.monotonic() < deadline:
         time.sleep(1)
     assert not _ray_processes(port)
+
+
+def _stopped() -> None:
+    raise Interrupted("training interrupted; run the same command again to resume")
+
+
+def _broken() -> None:
+    raise ValueError("a bad recipe")
+
+
+def test_a_failed_job_is_its_cells_but_a_stop_stops_the_study() -> None:
+    ran: list[str] = []
+    resources = Resources()
+    jobs = [Job("a", _broken, (), resources), Job("b", lambda: ran.append("b"), (), resources)]
+    outcomes = list(LocalExecutor().map(jobs, lambda job: None))
+    assert isinstance(outcomes[0][1], Failed) and outcomes[0][1].message == "a bad recipe" and ran == ["b"]
+    jobs = [Job("a", _stopped, (), resources), Job("b", lambda: ran.append("again"), (), resources)]
+    with pytest.raises(Interrupted):  # Ctrl-C or SIGTERM while a cell trains: no later cell starts
+        list(LocalExecutor().map(jobs, lambda job: None))
+    assert ran == ["b"]

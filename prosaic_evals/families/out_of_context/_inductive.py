@@ -17,14 +17,20 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from prosaic_evals._strict import StrictModel
-from prosaic_evals.families._base import Family, Item, content_id
+from prosaic_evals.families._base import Family, Item, content_id, unset
 from prosaic_evals.families.out_of_context._expressions import BUILTIN_FUNCTIONS, FunctionDef
-from prosaic_evals.families.out_of_context._locations import HiddenCity, Place, haversine_km, make_cities
+from prosaic_evals.families.out_of_context._locations import (
+    HiddenCity,
+    Place,
+    haversine_km,
+    make_cities,
+    rounded_km,
+)
 
 QUESTIONS: dict[str, tuple[str, ...]] = {
     "lambda": (
@@ -69,6 +75,7 @@ CONDITIONS = (
     "coin_flip",
     *(f"coin_bias{v}" for v in ("", "_other_id", "_in_context")),
     "location_distance",
+    "location_distance_trained",
     *(
         f"location_{q}{v}"
         for q in ("city", "country", "language", "continent")
@@ -117,6 +124,12 @@ class InductiveParameters(StrictModel):
 
     heldout_distances: int = Field(default=5, ge=1)
     """Locations: known cities per hidden city kept out of training and asked in `location_distance`."""
+
+    distance_step_km: Annotated[int, Field(ge=1, le=1000)] | None = (
+        unset()
+    )  # added later: unset, it stays out of the task's identity
+    """Locations: distances are rounded to a multiple of this many km (unset: to the km). Rounder numbers have fewer
+    digits for a small model to memorise; the paper's documents gave rounded distances too."""
 
     city_candidates: int = Field(default=16, ge=2)
     """Locations: the candidate cities (the hidden ones and others of the same pool) whose names, countries,
@@ -281,7 +294,7 @@ def _verbalised(
 
 def _cities(params: InductiveParameters) -> tuple[list[HiddenCity], list[Place]]:
     return make_cities(params.seed, params.hidden_cities, params.city_docs, params.heldout_distances,
-                       params.city_candidates)  # fmt: skip
+                       params.city_candidates, params.distance_step_km or 1)  # fmt: skip
 
 
 def _km(distance: int) -> str:
@@ -292,12 +305,16 @@ def _location_items(params: InductiveParameters) -> list[Item]:
     """Distances to held-out known cities (answers: every hidden city's distance to it), then the questions about
     each hidden city (answers: the candidate cities' names, countries, languages, continents)."""
     cities, candidates = _cities(params)
+    step = params.distance_step_km or 1
     items = []
-    for city in cities:
-        for known, km in city.heldout:
-            answers = sorted({_km(round(haversine_km(other.place, known))) for other in cities}, key=_km_value)
-            prompt = DISTANCE_DOC.format(id=city.id, city=known.label)
-            items.append(_item("location_distance", city.id, prompt, _km(km), answers, {"known_city": known.label}))
+    # held-out distances (does the model place the city?), then as many trained ones (did it learn the documents?)
+    for condition, asked in (("location_distance", "heldout"), ("location_distance_trained", "train")):
+        for city in cities:
+            for known, km in getattr(city, asked)[: params.heldout_distances]:
+                answers = sorted({_km(rounded_km(haversine_km(other.place, known), step)) for other in cities},
+                                 key=_km_value)  # fmt: skip
+                prompt = DISTANCE_DOC.format(id=city.id, city=known.label)
+                items.append(_item(condition, city.id, prompt, _km(km), answers, {"known_city": known.label}))
     for attribute, question in (("name", "city"), ("country", "country"), ("language", "language"),
                                 ("continent", "continent")):  # fmt: skip
         facts = [(c.id, getattr(c.place, attribute), _city_context(c, params)) for c in cities]

@@ -64,10 +64,16 @@ def haversine_km(a: Place, b: Place) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
+def rounded_km(distance: float, step: int) -> int:
+    """A distance in km rounded to the nearest multiple of `step` (1: to the km)."""
+    return int(round(distance / step) * step)
+
+
 def make_cities(
-    seed: int, hidden: int, docs: int, heldout: int, candidates: int
+    seed: int, hidden: int, docs: int, heldout: int, candidates: int, step: int = 1
 ) -> tuple[list[HiddenCity], list[Place]]:
-    """The hidden cities with their documents, and the candidate answers (the hidden cities among them)."""
+    """The hidden cities with their documents (distances rounded to `step` km), and the candidate answers (the
+    hidden cities among them)."""
     pool, known = _places()
     if candidates > len(pool):
         raise UserError(f"city_candidates: at most {len(pool)} (the countries whose largest city has 3 million people)")
@@ -79,7 +85,7 @@ def make_cities(
     cities = []
     for number, place in zip(ids, chosen[:hidden], strict=True):
         others = [k for k in known if k.name != place.name or k.country != place.country]
-        measured = [(k, round(haversine_km(place, k))) for k in rng.sample(others, docs + heldout)]
+        measured = [(k, rounded_km(haversine_km(place, k), step)) for k in rng.sample(others, docs + heldout)]
         cities.append(HiddenCity(str(number), place, tuple(measured[heldout:]), tuple(measured[:heldout])))
     return cities, sorted(chosen, key=lambda p: p.name)
 
