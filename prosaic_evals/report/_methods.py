@@ -77,11 +77,16 @@ SETTINGS = {
 """What a scorer setting means, for the methods paragraph."""
 
 
+def _setting(key: str, value: Any) -> str:
+    if key.endswith("template"):  # a judge's prompt, quoted whole: what the judge was asked is part of the method
+        return f'{key.replace("_", " ")} "{" ".join(str(value).split())}"'
+    return f"{key} {value}" + SETTINGS.get(f"{key} {value}", "")
+
+
 def _task_sentence(log: Any, scores: pd.DataFrame, *, with_parameters: bool) -> str:
     meta = log.metadata
     scorer = meta.get("scorer") or {}
-    scoring = ", ".join(f"{k} {v}" + SETTINGS.get(f"{k} {v}", "") for k, v in scorer.items()
-                        if k != "name" and v is not None)  # fmt: skip
+    scoring = ", ".join(_setting(k, v) for k, v in scorer.items() if k != "name" and v is not None)
     mine = scores[scores["task"] == log.task]
     n = f"{_span(mine['n'])} items in {_span(mine['clusters'])} clusters"
     decoding = ", ".join(f"{k} {v}" for k, v in log.decoding.items() if k != "extra_body")  # extra_body: a mark

@@ -49,6 +49,7 @@ def comparison_rows(comparison: Comparison, effect: float, effect_dz: float, sta
         rows.append({
             "id": f"C{i}", "kind": "comparison", "task": c["task"], "condition": c["condition"],
             "metric": c["metric"], "model": c["model"], "baseline": c["baseline"], "n": c["n"], "epochs": c["epochs"],
+            "unpaired": int(c.get("unpaired") or 0),
             "clusters": c["clusters"], "baseline_score": c["baseline_score"], "model_score": c["model_score"],
             "estimate": c["difference"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "method": c["ci_method"],
             "test": c["test"], "p_value": c["p_value"], "p_adjusted": c["p_adjusted"],

@@ -349,13 +349,23 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
 
 def _n(c: dict[str, Any]) -> str:
     epochs = c.get("epochs", 1.0)
-    return f"{c['n']} ({c['clusters']})" + (f" x{epochs:g}" if epochs and epochs != 1 else "")
+    unpaired = c.get("unpaired") or 0
+    return (f"{c['n']} ({c['clusters']})" + (f" x{epochs:g}" if epochs and epochs != 1 else "")
+            + (f", {unpaired} unpaired" if unpaired else ""))  # fmt: skip
 
 
 def _epochs_note(rows: list[dict[str, Any]]) -> str:
-    if not any(r.get("epochs", 1) > 1 for r in rows):
-        return ""
-    return " n (clusters) xk: items, clusters and k epochs per item (repeated measures of the item, not more items)."
+    note = ""
+    if any(r.get("epochs", 1) > 1 for r in rows):
+        note += (
+            " n (clusters) xk: items, clusters and k epochs per item (repeated measures of the item, not more items)."
+        )
+    if any(r.get("unpaired") for r in rows):
+        note += (
+            " k unpaired: answers one model has the metric for and the other not (the scorer left it out, e.g. an"
+            " unreadable judge verdict or an incoherent answer); the comparison uses the pairs both have."
+        )
+    return note
 
 
 def _needed(f: Any, c: dict[str, Any]) -> str:

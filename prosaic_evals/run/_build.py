@@ -187,10 +187,23 @@ def task_metadata(task: LoadedTask) -> dict[str, Any]:
         "data_version": task.family.data_version_for(task.params),
         "parameters": task.params.model_dump(mode="json"),
         "conditions": list(task.conditions),
-        "scorer": task.spec.scorer.model_dump(mode="json"),
+        "scorer": _scorer_record(task),
         "margins": dict(task.spec.margins),
         **({"format": task.spec.format} if task.spec.format != "chat" else {}),
     }
+
+
+def _scorer_record(task: LoadedTask) -> dict[str, Any]:
+    """The scorer's settings, with a judge's default prompts written out: the log says what the judge was asked."""
+    from prosaic_evals.scorers._judge import ALIGNMENT_TEMPLATE, COHERENCE_TEMPLATE, NUMBER_TEMPLATE, YES_NO_TEMPLATE
+
+    record: dict[str, Any] = task.spec.scorer.model_dump(mode="json")
+    if isinstance(task.spec.scorer, JudgeSpec) and record["template"] is None:
+        record["template"] = YES_NO_TEMPLATE if task.spec.scorer.grade == "yes_no" else NUMBER_TEMPLATE
+    if isinstance(task.spec.scorer, MisalignmentSpec):
+        record["alignment_template"] = record["alignment_template"] or ALIGNMENT_TEMPLATE
+        record["coherence_template"] = record["coherence_template"] or COHERENCE_TEMPLATE
+    return record
 
 
 def _sample(item: Item, distractors: list[str] | None = None) -> Sample:
