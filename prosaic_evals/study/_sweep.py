@@ -116,7 +116,7 @@ def contrast_recipes(spec: StudySpec, done: list[Cell], board: Board) -> pd.Data
             other = by_key.get((second, base, seed, data_seed))
             if recipe != first or other is None:
                 continue  # a cell that failed has nothing to contrast; its failure is on the board
-            frames = [pd.read_csv(board.folder(c) / "samples.csv") for c in (cell, other)]
+            frames = [_samples(board.folder(c)) for c in (cell, other)]
             models = [_variant_model(board.folder(c)) for c in (cell, other)]
             frame = pd.concat([f[f["model"] == m] for f, m in zip(frames, models, strict=True)], ignore_index=True)
             comparison = compare_frame(frame, baseline=models[0], correction=spec.correction, margins=spec.margins)
@@ -127,6 +127,15 @@ def contrast_recipes(spec: StudySpec, done: list[Cell], board: Board) -> pd.Data
     if not tables:
         return pd.DataFrame()
     return corrected(pd.concat(tables, ignore_index=True), spec.correction)  # one family: every contrast's rows
+
+
+def _samples(folder: Path) -> pd.DataFrame:
+    """A finished cell's per-sample frame, with each condition's rank as the cell's comparison table orders them."""
+    frame = pd.read_csv(folder / "samples.csv")
+    order = pd.read_csv(folder / "comparison.csv")[["task", "condition"]].drop_duplicates()
+    ranks = {(t, c): i for i, (t, c) in enumerate(order.itertuples(index=False))}
+    keys = zip(frame["task"], frame["condition"], strict=True)
+    return frame.assign(condition_rank=[ranks.get(k, len(ranks)) for k in keys])
 
 
 def _variant_model(folder: Path) -> str:

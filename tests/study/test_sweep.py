@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from prosaic_evals._errors import Interrupted, UserError
+from prosaic_evals.run import compare_frame, write_outputs
 from prosaic_evals.stats import compare_paired
 from prosaic_evals.study import load_study, run_study
 from prosaic_evals.study._executor import Failed, Job, LocalExecutor, RayOptions, Resources, check_resources
@@ -96,16 +97,18 @@ def test_recipes_are_contrasted_with_each_other_on_the_items_both_answered(tmp_p
     board = Board(tmp_path / "results", cells)
     rng = np.random.default_rng(0)
     values = {"a": rng.integers(0, 2, 24).astype(float), "b": rng.integers(0, 2, 24).astype(float)}
-    for cell in cells:  # what a finished cell leaves: its samples (base, then variant) and its models
-        rows = [{"task": "t", "model": model, "sample_id": f"s{i}", "epoch": 1, "condition": "c", "condition_rank": 0,
-                 "cluster": f"f{i // 3}", "metric": "m", "value": value, "log": f"{model}.eval"}
+    for cell in cells:  # what a finished cell leaves: its comparison's files (base, then variant) and its models
+        rows = [{"log": f"{model}.eval", "task": "t", "task_version": 1, "model": model, "sample_id": f"s{i}",
+                 "epoch": 1, "condition": condition, "condition_rank": rank, "cluster": f"f{i // 3}", "scorer": "s",
+                 "metric": "m", "value": value, "answer": "", "cached": False}
                 for model, column in (("local", values["a"] * 0), (f"variant/{cell.recipe}", values[cell.recipe]))
+                for rank, condition in enumerate(("c", "b"))
                 for i, value in enumerate(column)]  # fmt: skip
-        board.folder(cell).mkdir(parents=True)
-        pd.DataFrame(rows).to_csv(board.folder(cell) / "samples.csv", index=False)
+        write_outputs(compare_frame(pd.DataFrame(rows), baseline="local"), board.folder(cell))
         (board.folder(cell) / "study.json").write_text(json.dumps({"models": ["local", f"variant/{cell.recipe}"]}))
     table = contrast_recipes(spec, cells, board)
-    (row,) = table.to_dict("records")
+    assert table["condition"].tolist() == ["c", "b"]  # in the task's order, not the alphabet's
+    row = table.to_dict("records")[0]
     assert (row["first"], row["second"], row["baseline"], row["model"]) == ("a", "b", "variant/a", "variant/b")
     expected = compare_paired(values["b"], values["a"], [f"f{i // 3}" for i in range(24)])
     assert row["difference"] == pytest.approx(expected.difference) and row["n"] == 24
