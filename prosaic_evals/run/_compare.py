@@ -78,7 +78,12 @@ def compare_frame(
             reference = group[group["model"] == base].set_index(["sample_id", "epoch"])
             other = group[group["model"] == model].set_index(["sample_id", "epoch"])
             both = reference.index.intersection(other.index, sort=False)
-            unpaired = len(reference) + len(other) - 2 * len(both)
+            unpaired = 0
+            if len(both) < max(len(reference), len(other)):  # the metric is missing from some answers
+                reference, other = _item_means(reference), _item_means(other)
+                both = reference.index.intersection(other.index, sort=False)
+                unpaired = int(reference["answers"].sum() + other["answers"].sum()
+                               - reference.loc[both, "answers"].sum() - other.loc[both, "answers"].sum())  # fmt: skip
             if not len(both):
                 continue  # the metric applies to no sample both models answered (e.g. no coherent answer)
             reference, other = reference.loc[both], other.loc[both]
@@ -101,6 +106,16 @@ def compare_frame(
              "margin_rule", "p_equivalence", "p_equivalence_adjusted", "verdict", "mde"]  # fmt: skip
     table = table[order + [c for c in table.columns if c not in order]]
     return Comparison(base, correction, summarize(frame), table, frame, margins)
+
+
+def _item_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per item: the mean over the epochs that have the metric (and how many did), as epoch 1. An item is
+    the unit of pairing when a metric is missing from some answers: sampled epochs of one item are exchangeable, so
+    epoch k of one model has no special partner in the other's."""
+    grouped = rows.groupby(level=0, sort=False)
+    means = grouped.agg(value=("value", "mean"), cluster=("cluster", "first"), answers=("value", "size"))
+    means.index = pd.MultiIndex.from_arrays([means.index, [1] * len(means)], names=["sample_id", "epoch"])
+    return means
 
 
 def corrected(table: pd.DataFrame, correction: str) -> pd.DataFrame:

@@ -191,3 +191,22 @@ def test_a_metric_left_out_of_some_samples_pairs_the_samples_both_models_have() 
     # a sample one model never answered is still refused, whatever the metric
     with pytest.raises(UserError, match="samples differ between a/base and a/tuned"):
         compare_frame(pd.concat([asked, rated])[lambda f: ~((f["model"] == "a/tuned") & (f["sample_id"] == "s5"))])
+
+
+def test_a_sparse_metric_over_epochs_pairs_items_not_epochs() -> None:
+    # 12 items x 2 sampled epochs; for s0-s5 the base has the metric only at epoch 1 and the variant only at epoch 2:
+    # no (item, epoch) pair, yet every item has a value from both models, so every item is paired by its mean
+    rng = np.random.default_rng(3)
+    base, tuned = rng.random(24).round(2).tolist(), rng.random(24).round(2).tolist()
+    data = frame({"a/base": base, "a/tuned": tuned}, metric="rated", epochs=2)
+    early = data["sample_id"].isin([f"s{i}" for i in range(6)])
+    data = data[~(early & (((data["model"] == "a/base") & (data["epoch"] == 2))
+                           | ((data["model"] == "a/tuned") & (data["epoch"] == 1))))]  # fmt: skip
+    asked = frame({"a/base": base, "a/tuned": tuned}, metric="asked", epochs=2)
+    (row,) = compare_frame(pd.concat([asked, data])).comparisons.query("metric == 'rated'").to_dict("records")
+    means = data.groupby(["model", "sample_id"], sort=False)["value"].mean()
+    items = [f"s{i}" for i in range(12)]
+    expected = compare_paired([means["a/tuned", s] for s in items], [means["a/base", s] for s in items],
+                              [f"f{i // 3}" for i in range(12)])  # fmt: skip
+    assert row["n"] == 12 and row["unpaired"] == 0
+    assert row["difference"] == pytest.approx(expected.difference) and row["p_value"] == pytest.approx(expected.p_value)
