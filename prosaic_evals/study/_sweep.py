@@ -119,8 +119,11 @@ def contrast_recipes(spec: StudySpec, done: list[Cell], board: Board) -> pd.Data
             frames = [_samples(board.folder(c)) for c in (cell, other)]
             models = [_variant_model(board.folder(c)) for c in (cell, other)]
             frame = pd.concat([f[f["model"] == m] for f, m in zip(frames, models, strict=True)], ignore_index=True)
-            comparison = compare_frame(frame, baseline=models[0], correction=spec.correction, margins=spec.margins)
             name = f"{first}-vs-{second}-{other.key.removeprefix(second + '-')}"
+            try:
+                comparison = compare_frame(frame, baseline=models[0], correction=spec.correction, margins=spec.margins)
+            except UserError as e:
+                raise UserError(f"contrast {name}: {e}") from None
             write_outputs(comparison, board.output / "contrasts" / name, extra={"study": spec.name, "contrast": name})
             tables.append(comparison.comparisons.assign(contrast=name, first=first, second=second, base_model=base,
                                                         seed=seed, data_seed=data_seed))  # fmt: skip
