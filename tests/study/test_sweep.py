@@ -116,6 +116,9 @@ def test_recipes_are_contrasted_with_each_other_on_the_items_both_answered(tmp_p
     assert (
         tmp_path / "results" / "contrasts" / f"a-vs-b-{cells[1].key.removeprefix('b-')}" / "comparison.csv"
     ).is_file()
+    broken = spec.model_copy(update={"margins": {"m": "25% of nowhere"}})  # a control condition the task lacks
+    with pytest.raises(UserError, match=rf"^contrast a-vs-b-{cells[1].key.removeprefix('b-')}: .*nowhere"):
+        contrast_recipes(broken, cells, board)
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
