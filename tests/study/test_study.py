@@ -41,6 +41,20 @@ def test_study_files_are_validated(tmp_path: Path) -> None:
         load_study(path)
 
 
+def test_every_shipped_study_file_loads_with_its_tasks_and_roles() -> None:
+    """The committed studies, those run here and those written for a GPU and an API judge, stay valid."""
+    from prosaic_evals.study._study import check_tasks
+
+    root = Path(__file__).resolve().parents[2] / "analysis"
+    files = [p for p in sorted(root.rglob("*.yaml")) if "finetune" in p.read_text() and "tasks:" in p.read_text()]
+    assert {p.relative_to(root).as_posix() for p in files} >= {
+        "emergent_misalignment/study.yaml", "emergent_misalignment/gpu.yaml", "self_awareness/study.yaml",
+        "self_awareness/gpu.yaml", "out_of_context/locations.yaml",
+    }  # fmt: skip
+    for path in files:
+        check_tasks(load_study(path), path)
+
+
 @pytest.mark.slow
 def test_a_study_fine_tunes_evaluates_compares_and_reuses_everything(
     tmp_path: Path, server: Any, capsys: pytest.CaptureFixture[str]
