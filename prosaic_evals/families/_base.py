@@ -83,6 +83,9 @@ class Family(ABC, Generic[P]):
     citation: ClassVar[str]
     Parameters: ClassVar[type[StrictModel]]
     conditions: ClassVar[tuple[str, ...]]
+    condition_docs: ClassVar[dict[str, str]] = {}
+    """What each condition asks and why (one line each): the generated reference shows it."""
+
     scorers: ClassVar[frozenset[str]] = frozenset({"exact_match", "likelihood"})
     scorer_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     """Scorer settings that follow this family's paper when a task file leaves them out: scorer name ->

@@ -41,18 +41,38 @@ class DataSpec(StrictModel):
 
 class Hyperparameters(StrictModel):
     epochs: int = Field(default=3, ge=1)
+    """Passes over the training records."""
+
     batch_size: int = Field(default=8, ge=1)
+    """Records per device step."""
+
     learning_rate: float = Field(default=1e-3, gt=0)
+    """Peak learning rate (local backend)."""
+
     gradient_accumulation_steps: int = Field(default=1, ge=1)
+    """Steps whose gradients are summed before each update."""
+
     lora_rank: int = Field(default=16, ge=1)
+    """LoRA rank r."""
+
     lora_alpha: int = Field(default=32, ge=1)
+    """LoRA scaling alpha (the update is scaled by alpha / r)."""
+
     lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    """Dropout on the LoRA input."""
+
     lora_target_modules: str | list[str] = "all-linear"
     """PEFT's `all-linear` (every linear layer but the output head) or module names."""
 
     max_length: int = Field(default=256, ge=8)
+    """Tokens per record; longer records are truncated."""
+
     warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    """Share of the steps spent warming the learning rate up."""
+
     lr_scheduler: str = "linear"
+    """Learning-rate schedule, as transformers names it (`linear`, `cosine`, `constant`, ...)."""
+
     checkpoints: int = Field(default=4, ge=1)
     """Checkpoints kept for resuming, spread evenly over training."""
 
@@ -74,10 +94,20 @@ class FineTuneSpec(StrictModel):
     """Model to fine-tune: `local`, a model directory or hub id (local backend), or an OpenAI model."""
 
     backend: Literal["local", "openai"] = "local"
+    """`local`: TRL and PEFT on this machine; `openai`: the OpenAI fine-tuning API."""
+
     method: Literal["lora", "full"] = "lora"
+    """`lora`: a PEFT LoRA adapter; `full`: every weight is trained."""
+
     data: DataSpec
+    """The training records: a task's training split or a JSONL file."""
+
     hyperparameters: Hyperparameters = Hyperparameters()
+    """Training settings; the defaults suit the embedded model."""
+
     seed: int = 0
+    """Training seed (data order, LoRA initialisation)."""
+
     format: Literal["chat", "completion"] = "chat"
     """`chat`: conversations under the base model's chat template; `completion`: prompt/completion pairs as
     raw text, the loss on the completion (as a task's `format: completion` evaluates)."""

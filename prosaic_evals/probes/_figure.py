@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,6 +21,18 @@ def plot(results: pd.DataFrame, stem: Path, say: Callable[[str], None]) -> list[
     except ImportError:
         say("warning: matplotlib is not installed, so no figure was drawn (pip install 'prosaic-evals[figures]')")
         return []
+    fig, bottom = probe_plot(plt, results)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    written = []
+    for suffix in (".png", ".pdf"):
+        fig.savefig(stem.with_suffix(suffix), dpi=150)
+        written.append(stem.with_suffix(suffix).name)
+    plt.close(fig)
+    return written
+
+
+def probe_plot(plt: Any, results: pd.DataFrame) -> tuple[Any, float]:
+    """The figure, and the share of its height its legend takes below the panels."""
     panels = list(results.groupby(["condition", "position"], sort=False).groups)
     probes = list(dict.fromkeys(results["probe"]))
     fig, axes = plt.subplots(len(probes), len(panels), figsize=(4.2 * len(panels), 3.2 * len(probes)),
@@ -41,11 +54,7 @@ def plot(results: pd.DataFrame, stem: Path, say: Callable[[str], None]) -> list[
             ax.set(title=title, xlabel="layer", ylim=(0.0, 1.0))
             if col == 0:
                 ax.set_ylabel("AUROC (95% cluster bootstrap)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    written = []
-    for suffix in (".png", ".pdf"):
-        fig.savefig(stem.with_suffix(suffix), dpi=150)
-        written.append(stem.with_suffix(suffix).name)
-    plt.close(fig)
-    return written
+    # below the panels: inside one, the legend covered the curves
+    from prosaic_evals.report._figures import legend_below
+
+    return fig, legend_below(fig, axes, columns=2)

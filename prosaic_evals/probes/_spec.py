@@ -35,18 +35,44 @@ from prosaic_evals.probes._run import CONTROLS, ProbeJob
 
 class ProbeSpec(StrictModel):
     question: str | None = None
+    """A built-in probe question (what the probe should read from the activations); see `prosaic-evals probe --help`."""
+
     data: Path | None = None
+    """Your own labelled texts (CSV/JSONL/Parquet), instead of a question."""
+
     task: str | None = None
+    """The task whose items the question is asked of (default: the question's family's task)."""
+
     parameters: dict[str, Any] = Field(default_factory=dict)
+    """That task's parameters (as `-T`)."""
+
     models: list[str] = Field(default_factory=lambda: ["local"])
+    """Models whose activations are read: local weights (the embedded model, a directory, a variant)."""
+
     layers: list[int] | None = None
+    """Layers probed (default: every layer)."""
+
     positions: list[str] | None = None
+    """Token positions read: `last`, `end` or `entity:<field>` (default: the question's)."""
+
     probes: list[str] = Field(default_factory=lambda: ["logistic", "mass_mean"])
+    """Probe kinds: `logistic` regression and/or the `mass_mean` direction."""
+
     controls: list[str] = Field(default_factory=lambda: list(CONTROLS))
+    """Controls fitted beside each probe: `shuffled` labels, a `control_task` (for selectivity), a `random_init`
+    model."""
+
     folds: int = Field(default=5, ge=2)
+    """Cross-validation folds, split by cluster so that no entity is in both train and test."""
+
     seed: int = 0
+    """Seed of the folds, controls and bootstrap."""
+
     bootstrap: int = Field(default=2000, ge=100)
+    """Cluster-bootstrap replicates for the accuracy intervals."""
+
     batch_size: int = Field(default=16, ge=1)
+    """Texts per forward pass when reading activations."""
 
 
 def _probe_file(ref: str) -> dict[str, Any] | None:

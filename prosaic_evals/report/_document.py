@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,20 +17,19 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     notes: list[str] = field(default_factory=list)
-    wide: bool = False
-    """Too wide for the text width: tables.tex scales it down (also set when the cells are long)."""
-
-    def __post_init__(self) -> None:
-        widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
-        self.wide = self.wide or sum(widths) + 2 * len(widths) > 95  # about a \small line of an article
 
     @property
-    def text_columns(self) -> int:
-        """Leading columns that hold words (left-aligned); the rest hold numbers (right-aligned)."""
-        for i, cell in enumerate(self.rows[0] if self.rows else []):
-            if numeric(cell):
-                return i
-        return len(self.columns)
+    def numeric_columns(self) -> list[bool]:
+        """Per column, whether it holds numbers (right-aligned) rather than words (left-aligned)."""
+        return [
+            bool(self.rows) and all(numeric(row[i]) for row in self.rows if row[i]) for i in range(len(self.columns))
+        ]
+
+    @property
+    def key_columns(self) -> int:
+        """The leading word columns that name a row (at most three: `Ref.`, condition, metric)."""
+        numbers = self.numeric_columns
+        return min(3, next((i for i, n in enumerate(numbers) if n), len(numbers)))
 
 
 @dataclass
@@ -75,15 +75,17 @@ def to_markdown(title: str, blocks: list[Block]) -> str:
 
 
 CSS = """
-body { font-family: Georgia, 'Times New Roman', serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;
+body { font-family: Georgia, 'Times New Roman', serif; max-width: 76rem; margin: 2rem auto; padding: 0 1rem;
        color: #1a1a1a; line-height: 1.45; }
 h1, h2, h3 { font-family: Helvetica, Arial, sans-serif; }
-table { border-collapse: collapse; margin: 0.5rem 0 0.3rem; font-size: 0.85rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 0.3rem; font-size: 0.8rem; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 0.3rem; }
 thead th { border-top: 2px solid #000; border-bottom: 1px solid #000; }
 tbody tr:last-child td { border-bottom: 2px solid #000; }
-th, td { padding: 0.2rem 0.6rem; text-align: right; white-space: nowrap; }
+th, td { padding: 0.2rem 0.45rem; text-align: right; vertical-align: top; }
+th { vertical-align: bottom; overflow-wrap: break-word; }
 td.text, th.text { text-align: left; }
+td.text { overflow-wrap: anywhere; min-width: 4.5rem; }
 .notes { font-size: 0.8rem; color: #444; margin-bottom: 1.5rem; }
 figure { margin: 1rem 0 2rem; }
 figure img { max-width: 100%; }
@@ -114,15 +116,14 @@ def to_html(title: str, blocks: list[Block], folder: Path) -> str:
             )
         elif isinstance(block, Table):
             out.append(f'<div class="scroll"><table id="{block.label}"><caption>{html.escape(block.caption)}</caption>')
-            words = block.text_columns
-            align = [TEXT if i < words else "" for i in range(len(block.columns))]
+            align = ["" if number else TEXT for number in block.numeric_columns]
             out.append(
                 "<thead><tr>"
                 + "".join(f"<th{a}>{html.escape(c)}</th>" for a, c in zip(align, block.columns, strict=True))
             )
             out.append("</tr></thead><tbody>")
             for row in block.rows:
-                cells = "".join(f"<td{a}>{html.escape(c)}</td>" for a, c in zip(align, row, strict=True))
+                cells = "".join(f"<td{a}>{_cell(c, a)}</td>" for a, c in zip(align, row, strict=True))
                 out.append(f"<tr>{cells}</tr>")
             out.append("</tbody></table></div>")
             if block.notes:
@@ -136,5 +137,18 @@ def to_html(title: str, blocks: list[Block], folder: Path) -> str:
 TEXT = ' class="text"'
 
 
+def _cell(text: str, align: str) -> str:
+    """A cell's HTML: a number may wrap only before its interval (`0.512` / `[0.431, 0.593]`) or after a `/`
+    between models' counts, never inside a number."""
+    if align == TEXT:
+        return html.escape(text)
+    return html.escape(text).replace(" ", "\u00a0").replace("\u00a0[", " [").replace("/", "/\u200b")
+
+
+NUMBER = re.compile(r"[+\-<\[]?[\d.,]+(\s.*)?|\d+/\d+(\s.*)?|—|∞")
+"""A cell that holds a number (`0.512 [0.431, 0.593]`, `100 (20)`, `<0.001`), not text that starts with digits
+(a log's file name, `2026-12-05T...`)."""
+
+
 def numeric(cell: str) -> bool:
-    return bool(cell) and (cell[0].isdigit() or cell[0] in "+-—<[")
+    return bool(NUMBER.fullmatch(cell))

@@ -1,9 +1,10 @@
 """The report's figures, PNG and PDF: scores per condition for each model, a forest plot of the
 paired differences, and probe score by layer. Without matplotlib they are skipped, and the
-report says so in a warning."""
+report says so in a warning. Legends sit below the panels, never over data."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,26 @@ def pyplot() -> Any | None:
     return plt
 
 
-def scores_figure(plt: Any, scores: pd.DataFrame, stem: Path) -> None:
+DIAGNOSTIC = ("unparseable", "judge_unparseable", "refusal", "code_answer", "agrees_with_text")
+"""Metrics that say how well a run could be read, not what the model did: in the tables, not the figure."""
+
+
+def figure_panels(scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores a figure shows: whole metrics about behaviour (no parts `a/b`, no diagnostics)."""
+    metric = scores["metric"].astype(str)
+    keep = ~metric.str.contains("/") & ~metric.str.startswith(DIAGNOSTIC)
+    return scores[keep]
+
+
+def scores_figure(plt: Any, scores: pd.DataFrame, stem: Path, label: Any = None) -> None:
     """One panel per (task, metric): each condition a row, each model a point with its interval."""
-    panels = list(scores.groupby(["task", "metric"], sort=False))
+    fig, bottom = scores_plot(plt, scores, label or short)
+    save(plt, fig, stem, bottom)
+
+
+def scores_plot(plt: Any, scores: pd.DataFrame, label: Any) -> tuple[Any, float]:
+    """The figure, and the share of its height that its legend takes at the bottom."""
+    panels = list(figure_panels(scores).groupby(["task", "metric"], sort=False))
     models = list(dict.fromkeys(scores["model"]))
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
@@ -37,15 +55,29 @@ def scores_figure(plt: Any, scores: pd.DataFrame, stem: Path) -> None:
             low = (mine["score"] - mine["ci_low"]).clip(lower=0)
             high = (mine["ci_high"] - mine["score"]).clip(lower=0)
             ax.errorbar(mine["score"], y, xerr=[low, high], fmt="o", ms=4, capsize=2, color=f"C{j}",
-                        label=short(model))  # fmt: skip
+                        label=label(model))  # fmt: skip
         ax.set_yticks(range(len(conditions)), conditions, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(f"{task}: {metric}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="best")
-    save(plt, fig, stem)
+    return fig, legend_below(fig, axes) if len(models) > 1 else 0.0
+
+
+def legend_below(fig: Any, axes: Any, columns: int = 3) -> float:
+    """The panels' labelled lines as one legend under all of them (a legend inside a panel can hide data);
+    returns the share of the figure's height it takes, for `save` to lay the panels out above it."""
+    unique: dict[str, Any] = {}
+    for ax in getattr(axes, "flat", axes):
+        handles, labels = ax.get_legend_handles_labels()
+        unique |= {label: handle for label, handle in zip(labels, handles, strict=True) if label not in unique}
+    if not unique:
+        return 0.0
+    ncol = min(columns, len(unique))
+    fig.legend(list(unique.values()), list(unique), loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    height = 0.22 * math.ceil(len(unique) / ncol) + 0.1  # inches the legend's rows take
+    return float(height / fig.get_figheight())
 
 
 def forest_figure(plt: Any, rows: list[dict[str, Any]], stem: Path) -> None:
@@ -71,13 +103,15 @@ def forest_figure(plt: Any, rows: list[dict[str, Any]], stem: Path) -> None:
     save(plt, fig, stem)
 
 
-def save(plt: Any, fig: Any, stem: Path) -> None:
-    fig.tight_layout()
+def save(plt: Any, fig: Any, stem: Path, bottom: float = 0.0) -> None:
+    """PNG and PDF; `bottom`: the share of the height kept free for a legend below the panels."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     for suffix in (".png", ".pdf"):
         fig.savefig(stem.with_suffix(suffix), dpi=150)
     plt.close(fig)
 
 
 def short(model: str) -> str:
-    """A model name without inspect's provider prefix for our managed servers."""
-    return model.removeprefix("prosaic-vllm/")
+    """A model's label in tables and figures: without inspect's provider prefix for our managed servers, and a
+    variant by its name (the full model string and its identity are in a note under the tables)."""
+    return model.removeprefix("prosaic-vllm/").removeprefix("variant/")

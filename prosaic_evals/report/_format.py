@@ -19,11 +19,15 @@ def num(x: Any, *, signed: bool = False, digits: int = DIGITS) -> str:
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
-def estimate(x: Any, low: Any, high: Any, *, signed: bool = False) -> str:
+def estimate(x: Any, low: Any, high: Any, *, signed: bool = False, digits: int = DIGITS) -> str:
     """`0.512 [0.431, 0.593]`: an estimate with its 95% interval."""
+
+    def show(v: Any) -> str:
+        return num(v, signed=signed, digits=digits)
+
     if missing(low) or missing(high):
-        return num(x, signed=signed)
-    return f"{num(x, signed=signed)} [{num(low, signed=signed)}, {num(high, signed=signed)}]"
+        return show(x)
+    return f"{show(x)} [{show(low)}, {show(high)}]"
 
 
 def p_value(p: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,29 +15,60 @@ from prosaic_evals.report._figures import short
 CORRECTIONS = {"holm": "Holm's step-down correction", "bh": "the Benjamini-Hochberg procedure", "none": "no correction"}
 
 
-def models_paragraph(evidence: Evidence, study: dict[str, Any] | None) -> str:
-    records: dict[str, dict[str, Any]] = {}
+def model_records(evidence: Evidence, study: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Per model what the logs recorded, `identity` (None if not recorded) and `recipe`, else what the study
+    recorded: the given study's, or that of a study whose results folder holds the logs (a comparison of two
+    studies' logs)."""
+    logged: dict[str, dict[str, Any]] = {}
     for log in evidence.logs:
-        records.update(log.metadata.get("models") or {})
-    variant = (study or {}).get("variant")
-    parts = []
+        logged.update(log.metadata.get("models") or {})
+    studies = [study or {}, *_studies_holding(evidence)]
+    variants = [s["variant"] for s in studies if s.get("variant")]
+    found = {}
     for model in evidence.models:
-        record = records.get(model, {})
-        recipe = record.get("variant") or (variant if variant and model.endswith("/" + variant["name"]) else None)
+        record = logged.get(model, {})
+        recipe = record.get("variant") or next((v for v in variants if model.endswith("/" + v["name"])), None)
         identity = record.get("identity")
-        if identity is None and variant and short(model) == variant["base"]:
-            identity = variant["base_identity"]  # a study's base model, named in its variant's record
-        text = short(model)
-        if identity or not recipe:  # a variant without a logged identity is identified by its recipe below
-            text += f" (identity {identity or 'not recorded in the log'})"
+        if identity is None:  # a study's base model, named in its variant's record
+            identity = next((v["base_identity"] for v in variants if short(model) == v["base"]), None)
+        found[model] = {"identity": identity if identity != model else None, "recipe": recipe}
+    return found
+
+
+def _studies_holding(evidence: Evidence) -> list[dict[str, Any]]:
+    """The study.json of each study results folder whose `logs/` holds some of the logs."""
+    folders = {Path(log.path).parent.parent for log in evidence.logs}
+    return [json.loads((f / "study.json").read_text()) for f in sorted(folders) if (f / "study.json").is_file()]
+
+
+def models_note(records: dict[str, dict[str, Any]]) -> str:
+    """What each model label in a table stands for: the full model string and its identity."""
+    parts = []
+    for model, record in records.items():
+        recipe = record["recipe"]
+        identity = record["identity"] or (recipe and f"recipe {recipe['identity']}") or "not recorded"
+        parts.append(f"{short(model)}: {model} ({identity})" if short(model) != model else f"{model} ({identity})")
+    return "Models: " + "; ".join(parts) + "."
+
+
+def models_paragraph(records: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    for model, record in records.items():
+        recipe, identity = record["recipe"], record["identity"]
+        text = f"{short(model)} ({model}"
+        if identity:
+            text += f", identity {identity}"
+        elif not recipe:  # a variant without a logged identity is identified by its recipe below
+            text += ", identity not recorded in its logs"
+        text += ")"
         if recipe:
             spec = recipe.get("spec", {})
             hp = spec.get("hyperparameters", {})
-            detail = [f"{recipe['method']} fine-tune of {recipe['base']} ({recipe['base_identity']})",
+            detail = [f"a {recipe['method']} fine-tune of {recipe['base']} ({recipe['base_identity']})",
                       f"recipe hash {recipe['identity']}", f"training data {recipe['data_source']} "
                       f"(hash {recipe['data_hash']})", f"seed {recipe['seed']}"]  # fmt: skip
             if hp:
-                detail.append(", ".join(f"{k} {v}" for k, v in hp.items() if v is not None))
+                detail.append(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in hp.items() if v is not None))
             text += ": " + "; ".join(detail)
         parts.append(text)
     return "Models. " + "; ".join(parts) + "."
@@ -55,10 +87,10 @@ def tasks_paragraph(evidence: Evidence, scores: pd.DataFrame) -> str:
         shared = all(log.metadata.get("parameters") == meta.get("parameters") for log in logs)
         intro = f"Family {family}"
         details = [f"protocol: {meta['citation']}"] if meta.get("citation") else []
-        details.append(f"data version {meta.get('data_version', '?')}")
-        if shared:
-            details.append(f"parameters {_params(meta)}")
-        sentences.append(f"{intro} ({'; '.join(details)}).")
+        version = meta.get("data_version", "?")
+        details.append("items generated from the parameters (no shipped data)" if version == "none"
+                       else f"data version {version}")  # fmt: skip
+        sentences.append(f"{intro} ({'; '.join(details)})." + (f" Its parameters: {_params(meta)}." if shared else ""))
         for log in logs:
             sentences.append(_task_sentence(log, scores, with_parameters=not shared))
     versions = sorted({f"inspect-ai {log.inspect_version}" for log in evidence.logs if log.inspect_version}
@@ -94,28 +126,31 @@ def _task_sentence(log: Any, scores: pd.DataFrame, *, with_parameters: bool) -> 
     if meta.get("format") == "completion":
         decoding += "; prompts sent as raw text for the model to continue (no chat template)"
     conditions = ", ".join(meta.get("conditions") or sorted(set(mine["condition"])))
-    parameters = f"; parameters {_params(meta)}" if with_parameters else ""
+    parameters = f" Its parameters: {_params(meta)}." if with_parameters else ""
     return (
-        f"Task {log.task} (version {log.task_version}{parameters}): conditions {conditions}, {n} per condition "
+        f"Task {log.task} (version {log.task_version}): conditions {conditions}, {n} per condition "
         f"and model; scorer {scorer.get('name', '?')}{' (' + scoring + ')' if scoring else ''}; decoding: {decoding}."
+        + parameters
     )
 
 
 def _params(meta: dict[str, Any]) -> str:
-    """`name=value` for each parameter that is set: lists as `a, b`, mappings as `(k=v, ...)`, files relative
-    to the working directory (no Python reprs, no machine paths)."""
+    """Each parameter that is set, as words: `seed 0; kinds arithmetic, dates; questions 10`, mappings as
+    `(key value, ...)`, files relative to the working directory (no Python reprs, no machine paths)."""
 
     def shown(value: Any) -> str:
         if isinstance(value, list):
-            return "[" + ", ".join(shown(v) for v in value) + "]"
+            words = [shown(v) for v in value]
+            return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
         if isinstance(value, dict):
-            return "(" + ", ".join(f"{k}={shown(v)}" for k, v in value.items() if v not in (None, [], {})) + ")"
+            return "(" + ", ".join(f"{k} {shown(v)}" for k, v in value.items() if v not in (None, [], {})) + ")"
         if isinstance(value, str) and Path(value).is_absolute():
             return display_path(value)
         return str(value)
 
     parameters = meta.get("parameters") or {}
-    return ", ".join(f"{k}={shown(v)}" for k, v in parameters.items() if v not in (None, [], {})) or "defaults"
+    set_ = [f"{k.replace('_', ' ')} {shown(v)}" for k, v in parameters.items() if v not in (None, [], {})]
+    return "; ".join(set_) or "defaults"
 
 
 def statistics_paragraph(scores: pd.DataFrame, comparisons: list[dict[str, Any]], correction: str,

@@ -23,13 +23,16 @@ from prosaic_evals._errors import UserError
 from prosaic_evals._heap import steady_heap
 from prosaic_evals._paths import display_path, write_folder
 from prosaic_evals.report import _format as f
+from prosaic_evals.report._cot import cot_sections
 from prosaic_evals.report._document import Alert, Block, Figure, Heading, Table, to_html, to_markdown
 from prosaic_evals.report._evidence import Evidence, read_evidence
-from prosaic_evals.report._figures import forest_figure, pyplot, scores_figure, short
+from prosaic_evals.report._figures import figure_panels, forest_figure, pyplot, scores_figure, short
 from prosaic_evals.report._inputs import Inputs
 from prosaic_evals.report._latex import to_latex
 from prosaic_evals.report._methods import (
     contrasts_paragraph,
+    model_records,
+    models_note,
     models_paragraph,
     probes_paragraph,
     statistics_paragraph,
@@ -76,6 +79,9 @@ class _Part:
     blocks: list[Block] = field(default_factory=list)
     figures: list[tuple[str, Callable[[Path], None]]] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    appendix: list[Block] = field(default_factory=list)
+    """Tables kept for completeness after the methods (every score of a task whose own tables answer its questions)."""
+
     warnings: list[str] = field(default_factory=list)
     samples: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -114,6 +120,7 @@ def _build(inputs: Inputs, options: ReportOptions, say: Callable[[str], None]) -
         *[b for part in parts for b in part.blocks],
         Heading("Methods"),
         *[m for part in parts for m in part.methods],
+        *[b for part in parts for b in part.appendix],
         *_provenance_blocks(results),
     ]
     samples = parts[0].samples if inputs.logs else pd.DataFrame()
@@ -137,18 +144,37 @@ def _behaviour(inputs: Inputs, options: ReportOptions, plt: Any) -> _Part:
         part.rows += compared
     contrasts = _contrasts(inputs, evidence, options, correction, start=len(compared) + 1)
     part.rows += contrasts
-    part.blocks += _behaviour_blocks(part.rows, evidence, compared, options, correction)
+    records = model_records(evidence, inputs.study)
+    note = models_note(records)
+    scored = [r for r in part.rows if r["kind"] == "score"]
+    cot_blocks, cot_figures = cot_sections(scored, evidence.models, short, plt)
+    # the chain-of-thought tasks' own tables answer their questions; their score rows go to the appendix
+    own = {r["task"] for r in scored if r["metric"] == "cue_effect" or r["metric"].startswith("unchanged@")}
+    own = own if cot_blocks else set()
+    tables = _score_tables(scored, evidence, note)
+    shown_tables = [b for task, b in tables if task not in own]
+    part.blocks += [Heading("Scores"), *shown_tables] if shown_tables else []
+    part.blocks += [*cot_blocks, *_chance_blocks(scored, own, note)]
+    part.blocks += _comparison_blocks(compared, evidence, options, correction, note)
     part.blocks += _contrast_blocks(contrasts, correction)
+    if own:
+        appendix = [b for task, b in tables if task in own]
+        part.appendix = [Heading("Every score of the chain-of-thought tasks"), *appendix]
+    part.figures += cot_figures
     if plt is not None:
-        part.figures.append(("scores", partial(scores_figure, plt, scores)))
-        part.blocks.append(Figure("fig-scores", "Scores per condition for each model, with 95% intervals.", "scores"))
+        shown = scores[~scores["task"].isin(own)]
+        if not figure_panels(shown).empty:
+            part.figures.append(("scores", partial(scores_figure, plt, shown)))
+            part.blocks.append(Figure("fig-scores", "Scores per condition for each model, with 95% intervals "
+                                      "(diagnostic metrics such as unparseable answers are in the tables only).",
+                                      "scores"))  # fmt: skip
         if compared:
             primary = [c for c in compared if "/" not in c["metric"]]
             part.figures.append(("differences", partial(forest_figure, plt, primary)))
             part.blocks.append(Figure("fig-differences", "Paired differences, model - baseline, with 95% intervals "
                                       "(comparison ids as in the table).", "differences"))  # fmt: skip
     part.methods += [
-        models_paragraph(evidence, inputs.study),
+        models_paragraph(records),
         tasks_paragraph(evidence, scores),
         statistics_paragraph(scores, compared, correction, options.effect, options.effect_dz),
         *([contrasts_paragraph(contrasts, correction)] if contrasts else []),
@@ -214,7 +240,7 @@ def _contrast_blocks(contrasts: list[dict[str, Any]], correction: str) -> list[B
     blocks: list[Block] = [
         Heading("Contrasts between recipes"),
         Table("contrasts", "One fine-tuning recipe's variant against another's, paired on identical items", columns,
-              table_rows, wide=True, notes=[
+              table_rows, notes=[
                   "Difference: the second recipe's variant minus the first's (as named in the Contrast column). "
                   f"p adj.: {CORRECTION_NAMES[correction]} across all contrast rows of whole metrics; intervals, "
                   "tests and verdicts as in the paired comparisons." + _epochs_note(contrasts)]),
@@ -277,11 +303,9 @@ def _title(inputs: Inputs) -> str:
     return "Evaluation report"
 
 
-def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: list[dict[str, Any]],
-                      options: ReportOptions, correction: str) -> list[Block]:  # fmt: skip
-    blocks: list[Block] = [Heading("Scores")]
-    models = evidence.models
-    scores = [r for r in rows if r["kind"] == "score"]
+def _score_tables(scores: list[dict[str, Any]], evidence: Evidence, note: str) -> list[tuple[str, Table]]:
+    """(task, its table of scores per condition, one column per model)."""
+    models, tables = evidence.models, []
     for task in dict.fromkeys(log.task for log in evidence.logs):
         mine = [r for r in scores if r["task"] == task]
         table_rows = []
@@ -294,14 +318,40 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
                 "/".join(dict.fromkeys(_n(c) for c in present)),
                 *[f.estimate(c["estimate"], c["ci_low"], c["ci_high"]) if c else "—" for c in ordered],
             ])  # fmt: skip
-        blocks.append(Table(
+        tables.append((task, Table(
             f"scores-{_slug(task)}", f"{task}: score per condition, 95% intervals",
             ["Ref.", "Condition", "Metric", "n (clusters)", *[short(m) for m in models]], table_rows,
             notes=["Ref.: ids in results.json and the provenance table (one per model column, in order). "
                    "Intervals: beta-binomial profile likelihood (proportions); Hall's skewness-corrected t on "
                    "clusters (means); exact cluster sign-flip inversion (paired contrasts, with their chance test)."
-                   + _epochs_note(mine)],
-        ))  # fmt: skip
+                   + _epochs_note(mine), note],
+        )))  # fmt: skip
+    return tables
+
+
+def _chance_blocks(scores: list[dict[str, Any]], own: set[str], note: str) -> list[Block]:
+    """The tests against chance (a paired difference whose mean is 0 by chance): the CLI's `p (= 0)` column."""
+    tested = [r for r in scores if not f.missing(r["p_value"]) and r["task"] not in own]
+    if not tested:
+        return []
+    several = len({r["model"] for r in tested}) > 1
+    return [Table(
+        "chance", "Tests against chance: per-item paired differences whose mean is 0 under chance",
+        ["Ref.", "Task", "Condition", "Metric", *(["Model"] if several else []), "n (clusters)",
+         "Mean [95% CI]", "p (= 0)"],
+        [[r["id"], r["task"], r["condition"], r["metric"], *([short(r["model"])] if several else []), _n(r),
+          f.estimate(r["estimate"], r["ci_low"], r["ci_high"], signed=True), f.p_value(r["p_value"])]
+         for r in tested],
+        notes=["contrast: the target's log-probability minus the mean of its distractors' (per item), so 0 is what "
+               "a model that cannot tell them apart scores. p (= 0): exact cluster sign-flip test of a zero mean "
+               "(two-sided, uncorrected); the interval inverts the same test, so it excludes 0 exactly when "
+               "p < 0.05." + _epochs_note(tested), note],
+    )]  # fmt: skip
+
+
+def _comparison_blocks(compared: list[dict[str, Any]], evidence: Evidence, options: ReportOptions,
+                       correction: str, note: str) -> list[Block]:  # fmt: skip
+    blocks: list[Block] = []
     if compared:
         blocks.append(Heading("Paired comparisons"))
         several = len({c["model"] for c in compared}) > 1
@@ -327,7 +377,7 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
             blocks.append(Table(
                 f"comparisons-{_slug(task)}",
                 f"{task}: {against}{short(mine[0]['baseline'])}, paired on identical items",
-                columns, table_rows, wide=True,
+                columns, table_rows,
                 notes=[f"Interval and p from one method ({methods}): the interval excludes 0 exactly when p < 0.05. "
                        f"p adj.: {CORRECTION_NAMES[correction]} across all comparisons of whole metrics "
                        "(metric/part rows are descriptive and uncorrected)."
@@ -339,7 +389,7 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
                        "at alpha 0.05 for this test and design (binary: by simulation of the test). "
                        f"n needed: items for 80% power to detect a difference of {options.effect:g} (binary) or "
                        f"dz {options.effect_dz:g} (continuous), clusters as sampled; the range is what the pilot's "
-                       "uncertain clustering (binary) or spread (continuous) allows." + _epochs_note(mine)],
+                       "uncertain clustering (binary) or spread (continuous) allows." + _epochs_note(mine), note],
             ))  # fmt: skip
         claims = claims_text(compared)
         if claims:
@@ -350,7 +400,7 @@ def _behaviour_blocks(rows: list[dict[str, Any]], evidence: Evidence, compared: 
 def _n(c: dict[str, Any]) -> str:
     epochs = c.get("epochs", 1.0)
     unpaired = c.get("unpaired") or 0
-    return (f"{c['n']} ({c['clusters']})" + (f" x{epochs:g}" if epochs and epochs != 1 else "")
+    return (f"{c['n']} ({c['clusters']})" + (f" x{epochs:.3g}" if epochs and epochs != 1 else "")
             + (f", {unpaired} unpaired" if unpaired else ""))  # fmt: skip
 
 
@@ -412,7 +462,6 @@ def _probe_blocks(series: list[dict[str, Any]], differences: list[dict[str, Any]
           f.estimate(s["accuracy"], s["accuracy_low"], s["accuracy_high"]), f.p_value(s["p_adjusted"]),
           f.num(s["selectivity"], signed=True), f.num(s["shuffled_auroc"]), f.num(s["random_init_auroc"])]
          for s in series],
-        wide=True,
         notes=["Best layer chosen by AUROC after the fact; p is Benjamini-Hochberg adjusted across layers. "
                "Selectivity: accuracy minus the control task's (Hewitt & Liang). Shuffled and random init: AUROC "
                "of the shuffled-label control and of the same probe on a randomly initialised model, same layer. "
@@ -427,7 +476,6 @@ def _probe_blocks(series: list[dict[str, Any]], differences: list[dict[str, Any]
               d["probe"], str(d["layer"]), f.estimate(d["estimate"], d["ci_low"], d["ci_high"], signed=True),
               f.p_value(d["p_adjusted"]), f.num(d["transfer_baseline_to_model"]),
               f.num(d["transfer_model_to_baseline"]), f.num(d["cosine"])] for d in differences],
-            wide=True,
             notes=["Transfer: accuracy of a probe trained on one model applied to the other. Cosine: between the "
                    "two models' probe directions."],
         ))  # fmt: skip
@@ -436,7 +484,7 @@ def _probe_blocks(series: list[dict[str, Any]], differences: list[dict[str, Any]
 
 def _provenance_blocks(results: pd.DataFrame) -> list[Block]:
     table_rows = [
-        [r["id"], r["kind"].replace("_", " "), " · ".join(str(r[k]) for k in _WHAT[r["kind"]] if r.get(k)),
+        [r["id"], r["kind"].replace("_", " "), _what(r),
          short(r["model"]), ", ".join(Path(p).name for p in r["logs"]), str(r["n"])]
         for r in results.to_dict("records")
     ]  # fmt: skip
@@ -450,6 +498,14 @@ def _provenance_blocks(results: pd.DataFrame) -> list[Block]:
                   "log paths and the sample ids (probes: the selection of rows in predictions.parquet); "
                   "samples.parquet holds the per-sample values."]),
     ]  # fmt: skip
+
+
+def _what(row: dict[str, Any]) -> str:
+    """What a number is (task · condition · metric, or a probe's question, position, probe and layer); a whole
+    number shown as one (probe layers become floats in a frame with gaps)."""
+    values = [row.get(k) for k in _WHAT[row["kind"]]]
+    shown = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in values]
+    return " · ".join(s for v, s in zip(values, shown, strict=True) if not f.missing(v) and v != "")
 
 
 _WHAT = {

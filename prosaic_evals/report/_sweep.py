@@ -16,7 +16,7 @@ import pandas as pd
 from prosaic_evals._paths import display_path
 from prosaic_evals.report import _format as f
 from prosaic_evals.report._document import Block, Figure, Heading, Table
-from prosaic_evals.report._figures import save
+from prosaic_evals.report._figures import legend_below, save
 from prosaic_evals.stats._pooled import METHOD
 
 
@@ -229,8 +229,7 @@ def scaling_figure(plt: Any, rows: list[dict[str, Any]], stem: Path) -> None:
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=6, loc="best")
-    save(plt, fig, stem)
+    save(plt, fig, stem, legend_below(fig, axes))
 
 
 def _pooled_table(rows: list[dict[str, Any]]) -> Table:
@@ -276,7 +275,6 @@ def _pooled_table(rows: list[dict[str, Any]]) -> Table:
         "Paired differences (variant - base) pooled over fine-tuning seeds, random effects",
         columns,
         table_rows,
-        wide=True,
         notes=[
             "Each seed: that seed's variant against the base on the same items. Pooled: random-effects "
             "estimate (seeds x item clusters crossed) whose interval includes the between-seed variance tau^2 "
@@ -315,7 +313,6 @@ def _cell_table(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> li
             f"Cells of the study ({display_path(Path(study.get('study_file', '')))})",
             ["Cell", "Base", "Seed", "Recipe", "State", "Variant (identity)", "Evaluated on", "Logs"],
             rows,
-            wide=True,
         )
     ]
 

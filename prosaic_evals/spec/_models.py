@@ -156,6 +156,7 @@ class NumberSpec(StrictModel):
 
     name: Literal["number"]
     scale: tuple[float, float] = (0, 100)
+    """The lowest and highest number an answer may give; one outside it is counted as unparseable."""
 
     @field_validator("scale")
     @classmethod

@@ -45,7 +45,10 @@ class Resources(StrictModel):
     """What one Ray task of a kind reserves on a node."""
 
     num_cpus: float = Field(default=1, ge=0)
+    """CPUs each job of this kind reserves."""
+
     num_gpus: float = Field(default=0, ge=0)
+    """GPUs each job of this kind reserves (fractions share a GPU)."""
 
 
 class RayOptions(StrictModel):
@@ -59,7 +62,10 @@ class RayOptions(StrictModel):
     """GPUs of the local cluster (default: what Ray detects)."""
 
     finetune: Resources = Field(default_factory=Resources)
+    """What each fine-tuning job reserves."""
+
     evaluate: Resources = Field(default_factory=Resources)
+    """What each evaluation job (a vLLM server and its tasks) reserves."""
 
 
 @dataclass(frozen=True)

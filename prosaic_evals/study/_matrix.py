@@ -33,8 +33,13 @@ class Recipe(StrictModel):
     """A named variation of the study's fine-tune: hyperparameters (and data task arguments) to change."""
 
     name: str
+    """The recipe's name: it labels its variants and its rows in the tables."""
+
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    """Hyperparameters that differ from the study's `finetune`."""
+
     data_task_args: dict[str, Any] = Field(default_factory=dict)
+    """Task arguments of the training data that differ (e.g. `training: secure`)."""
 
 
 @dataclass(frozen=True)

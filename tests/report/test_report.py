@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from prosaic_evals.report._figures import short
+from tests.report._render import compile_tables, latex_problems, render_html
 
 COLUMN = {"score": None, "comparison": "Difference [95% CI]", "probe": "AUROC [95% CI]",
           "probe_difference": "Difference [95% CI]"}  # fmt: skip
@@ -64,8 +65,14 @@ def cells(line: str, separator: str) -> list[str]:
 
 
 def unescape(text: str) -> str:
+    # a header set on several lines is a one-column tabular: back to one line
+    text = re.sub(r"\\begin\{tabular\}\[b\]\{@\{\}[lr]@\{\}\}(.*?)\\end\{tabular\}",
+                  lambda m: m.group(1).replace(" \\\\ ", " "), text)  # fmt: skip
     for tex, plain in [
-        (r"\textminus{}", "-"),
+        ("$-$", "-"),
+        ("{[}", "["),
+        ("{]}", "]"),
+        (r"$\pm$", "±"),
         (r"\_", "_"),
         (r"\%", "%"),
         ("---", "—"),
@@ -83,8 +90,8 @@ def cell_of(row: dict[str, Any], tables: list[tuple[list[str], list[list[str]]]]
             continue
         for line in body:
             refs = line[0].split(", ")
-            if row["id"] in refs:
-                column = COLUMN[row["kind"]] or short(row["model"])
+            column = COLUMN[row["kind"]] or short(row["model"])
+            if row["id"] in refs and column in header:  # a table split into parts has the column in one
                 return line[header.index(column)]
     raise AssertionError(f"{row['id']} is in no table")
 
@@ -173,51 +180,60 @@ def test_the_methods_paragraph_names_models_tasks_and_procedures(report: Path) -
     assert "Berglund" in methods  # the protocol's paper
 
 
-def test_latex_tables_compile(report: Path, tmp_path: Path, system_tool: Any) -> None:
-    import subprocess
-
-    engine = system_tool("pdflatex")
-    (tmp_path / "paper.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs,graphicx}\n\\begin{document}\n"
-        f"\\input{{{report / 'tables.tex'}}}\n\\end{{document}}\n"
-    )
-    done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:]
-    log = (tmp_path / "paper.log").read_text(errors="replace")
-    assert "Overfull \\hbox" not in log
+def test_latex_tables_compile_at_one_size_without_a_warning(report: Path, tmp_path: Path, system_tool: Any) -> None:
+    tex = (report / "tables.tex").read_text()
+    log = compile_tables(report / "tables.tex", tmp_path, system_tool("pdflatex"))
+    assert latex_problems(log) == []  # no overfull box: every table fits, landscape where it must
+    assert "resizebox" not in tex and "scalebox" not in tex  # one font size: nothing scaled
+    tables = [b for b in built_tables(report) if b != "provenance"]
+    assert tex.count("\\prosaicfit{") >= len(tables)
+    for label in tables:
+        assert f"{{tab:{label}}}" in tex, label
     assert (tmp_path / "paper.pdf").stat().st_size > 10_000
-    assert log.count("booktabs") >= 1 and (report / "tables.tex").read_text().count("\\begin{table}") == 6
 
 
-def test_the_html_report_renders_in_chromium_with_its_figures_and_tables(
+def built_tables(report: Path) -> list[str]:
+    return re.findall(r'<table id="([^"]+)"', (report / "report.html").read_text())
+
+
+def test_the_html_report_renders_in_chromium_with_every_figure_and_table_inside_the_page(
     report: Path, tmp_path: Path, system_tool: Any
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = system_tool("chromium")
-    problems: list[str] = []
-    requests: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])  # fmt: skip
-        page = browser.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto((report / "report.html").as_uri())
-        widths = page.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
-        tables = page.locator("table").count()
-        rows = page.locator("tbody tr").count()
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        browser.close()
-    assert problems == []
-    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []  # self-contained: no network
+    pytest.importorskip("playwright.sync_api")
+    page = render_html(report / "report.html", tmp_path, system_tool("chromium"))
+    assert page.problems == []
+    assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []  # self-contained: no network
     figures = len(list(report.glob("*.png")))
-    assert len(widths) == figures == 3 and all(w > 500 for w in widths)
-    assert tables == 7  # 2 score, 2 comparison, 2 probe tables and the provenance table
-    assert rows == 2 * len(results(report)) - sum(r["kind"] == "score" for r in results(report)) // 2
-    assert (tmp_path / "report.png").stat().st_size > 50_000
+    assert len(page.images) == figures == 3
+    assert all(i["natural"] > 500 and 0 < i["width"] <= i["container"] + 1 for i in page.images)
+    assert page.overflowing == []
+    # 2 score tables, the chance tests, 2 comparison, 2 probe tables and the provenance table
+    assert page.tables == [
+        "scores-reversal-curse-likelihood",
+        "scores-reversal-curse",
+        "chance",
+        "comparisons-reversal-curse-likelihood",
+        "comparisons-reversal-curse",
+        "probes-reversal-curse-truth",
+        "probe-differences-reversal-curse-truth",
+        "provenance",
+    ]
+    assert len(page.source_cells) == len(results(report))
+    assert all(c["text"] and c["width"] > 0 and c["right"] <= 1280 for c in page.source_cells)
+    assert page.screenshot.stat().st_size > 50_000
+
+
+def test_every_chance_test_the_cli_shows_is_in_the_report(report: Path, study: Path) -> None:
+    cli = pd.read_csv(study / "scores.csv").dropna(subset=["p_chance"])  # the CLI's `p (= 0)` column
+    assert len(cli) == 8
+    by_key = {(r["task"], r["model"], r["condition"], r["metric"]): r for r in results(report) if r["kind"] == "score"}
+    chance = next(body for header, body in markdown_tables((report / "report.md").read_text()) if "p (= 0)" in header)
+    shown = {line[0]: line[-1] for line in chance}
+    for row in cli.itertuples():
+        ours = by_key[(row.task, row.model, row.condition, row.metric)]
+        assert shown[ours["id"]] == ("<0.001" if row.p_chance < 0.001 else f"{row.p_chance:.3f}"), ours["id"]
+    assert len(shown) == len(cli)
+    assert "p (= 0)" in (report / "tables.tex").read_text()
 
 
 def test_models_keep_their_run_order_and_a_metric_without_margin_shows_none(report: Path, study: Path) -> None:
@@ -226,9 +242,10 @@ def test_models_keep_their_run_order_and_a_metric_without_margin_shows_none(repo
     logs = sorted((study / "logs").glob("*.eval"))
     run_order = ["prosaic-vllm/local", "prosaic-vllm/variant/reversal-curse-smollm2-lora"]
     assert read_evidence(logs).models == read_evidence(logs[::-1]).models == run_order  # not the file names'
-    for header, body in markdown_tables((report / "report.md").read_text()):
-        if "n (clusters)" in header and "Difference [95% CI]" not in header:
-            assert header[-2:] == [short(m) for m in run_order]  # the base's column first
+    tables = markdown_tables((report / "report.md").read_text())
+    scores = [h for h, _ in tables if h[:4] == ["Ref.", "Condition", "Metric", "n (clusters)"] and "p" not in h]
+    assert len(scores) == 2 and all(h[-2:] == [short(m) for m in run_order] for h in scores)  # the base first
+    for header, body in tables:
         if "Margin" in header:
             for line in body:  # the study sets margins for every metric but p_correct
                 margin = line[header.index("Margin")]

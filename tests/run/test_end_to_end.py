@@ -183,7 +183,7 @@ def test_a_fresh_runs_report_cites_the_model_identity_and_decoding(suite_logs: P
     main(["report", str(suite_logs), "-o", str(tmp_path / "report")])
     text = (tmp_path / "report" / "report.md").read_text()
     methods = text[text.index("## Methods") :]
-    assert "local (identity smollm2-135m-instruct@" in methods
+    assert "local (prosaic-vllm/local, identity smollm2-135m-instruct@" in methods
     assert "decoding: max_tokens 32, temperature 0.0" in methods
     assert "d2p_reverse, 2 items in 2 clusters per condition and model" in methods  # --limit 8 spans facts
     for condition in CONDITIONS:

@@ -80,8 +80,13 @@ class TrainFields(StrictModel):
     """Column names in the training file: `messages`, or `prompt` and `completion`."""
 
     messages: str = "messages"
+    """Chat messages: a list of `{role, content}`."""
+
     prompt: str = "prompt"
+    """The prompt text, when records are prompt/completion pairs."""
+
     completion: str = "completion"
+    """The completion the loss is computed on."""
 
 
 class FromFileParameters(StrictModel):
@@ -89,10 +94,14 @@ class FromFileParameters(StrictModel):
     """The evaluation items: a .jsonl, .csv or .parquet file, or a folder saved by `datasets`."""
 
     fields: ItemFields = ItemFields()
+    """Which column holds each item field (`prompt`, `target`, `condition`, ...)."""
+
     train: Path | None = None
     """The training split (for `finetune` with `data: {task: ...}`): the same kinds of file."""
 
     train_fields: TrainFields = TrainFields()
+    """Which columns hold the training records."""
+
     duplicates: Literal["error", "first"] = "error"
     """Two rows with one id: an error naming both rows, or keep the first (a notice counts the others)."""
 

@@ -73,7 +73,10 @@ class FunctionDef(StrictModel):
     """A function f(x) = `expr` and, if it has one, its inverse."""
 
     expr: str
+    """The function of `x` in Python syntax (`3 * x + 2`): arithmetic with integer values for x in [-60, 60]."""
+
     inverse: str | None = None
+    """Its inverse, also of `x`, for the inverse conditions (checked against `expr` on that range)."""
 
     @model_validator(mode="after")
     def _valid(self) -> FunctionDef:

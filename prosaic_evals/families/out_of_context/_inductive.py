@@ -82,6 +82,46 @@ CONDITIONS = (
         for v in ("", "_other_id", "_in_context")
     ),
 )
+_OTHER_ID = (
+    "question about a different id (whose answer differs), scored on the first id's answer: the negative control."
+)
+_IN_CONTEXT = (
+    "question after the id's first training documents (`in_context_docs`) in the prompt: the in-context baseline."
+)
+CONDITION_DOCS = {
+    "function_value": "What `print(<id>(x))` prints for x held out of training, among every function's value at x: "
+    "the training fit.",
+    "function_lambda": "Asks for the function under an id as a Python lambda, with no example in the prompt: the test.",
+    "function_lambda_other_id": f"The `function_lambda` {_OTHER_ID}",
+    "function_lambda_in_context": f"The `function_lambda` {_IN_CONTEXT}",
+    "function_inverse": "Asks for the inverse of the function under an id as a Python lambda, with no example in the "
+    "prompt: the test.",
+    "function_inverse_other_id": f"The `function_inverse` {_OTHER_ID}",
+    "function_inverse_in_context": f"The `function_inverse` {_IN_CONTEXT}",
+    "coin_flip": "One flip of a coin, Heads against Tails; P(heads) is compared with the coin's true bias: the "
+    "training fit.",
+    "coin_bias": "Asks for the coin's probability of heads, among 0.1 to 0.9, with no flip in the prompt: the test.",
+    "coin_bias_other_id": f"The `coin_bias` {_OTHER_ID}",
+    "coin_bias_in_context": f"The `coin_bias` {_IN_CONTEXT}",
+    "location_distance": "A hidden city's distance to known cities held out of training, among every hidden city's "
+    "distance: the training fit (is the city placed?).",
+    "location_distance_trained": "A hidden city's distance to known cities of its training documents: whether the "
+    "documents themselves were learned.",
+    "location_city": "The real name of a city known only by its code and distances, among the candidate cities: the "
+    "test.",
+    "location_city_other_id": f"The `location_city` {_OTHER_ID}",
+    "location_city_in_context": f"The `location_city` {_IN_CONTEXT}",
+    "location_country": "The country of a hidden city, among the candidate cities' countries: the test.",
+    "location_country_other_id": f"The `location_country` {_OTHER_ID}",
+    "location_country_in_context": f"The `location_country` {_IN_CONTEXT}",
+    "location_language": "The language mostly spoken in a hidden city, among the candidate cities' languages: the "
+    "test.",
+    "location_language_other_id": f"The `location_language` {_OTHER_ID}",
+    "location_language_in_context": f"The `location_language` {_IN_CONTEXT}",
+    "location_continent": "The continent of a hidden city, among the candidate cities' continents: the test.",
+    "location_continent_other_id": f"The `location_continent` {_OTHER_ID}",
+    "location_continent_in_context": f"The `location_continent` {_IN_CONTEXT}",
+}
 Kind = Literal["functions", "coins", "locations"]
 DEFAULT_KINDS: tuple[Kind, ...] = ("functions", "coins")
 """The shipped `ooc_inductive` task's; Locations is a task of its own (`ooc_locations`)."""
@@ -199,6 +239,7 @@ class Inductive(Family[InductiveParameters]):
     )
     Parameters = InductiveParameters
     conditions: ClassVar[tuple[str, ...]] = CONDITIONS
+    condition_docs: ClassVar[dict[str, str]] = CONDITION_DOCS
     scorers = frozenset({"likelihood"})
 
     def conditions_for(self, params: InductiveParameters) -> tuple[str, ...]:

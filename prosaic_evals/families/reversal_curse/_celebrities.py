@@ -31,6 +31,12 @@ class CelebrityParents(Family[CelebrityParameters]):
     citation = "Berglund et al. (2023). The Reversal Curse, section 2.3 (celebrity parents). arXiv:2309.12288"
     Parameters = CelebrityParameters
     conditions: ClassVar[tuple[str, ...]] = ("child_to_parent", "parent_to_child")
+    condition_docs: ClassVar[dict[str, str]] = {
+        "child_to_parent": "`Who is <child>'s mother?` (or father), answered with the parent: the direction models "
+        "usually know, the baseline.",
+        "parent_to_child": "`Name a child of <parent>.`, any of the parent's children in the file counting: the "
+        "reversed direction, the test.",
+    }
 
     def items(self, params: CelebrityParameters) -> list[Item]:
         if params.csv is None:

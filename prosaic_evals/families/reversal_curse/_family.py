@@ -41,6 +41,18 @@ CONDITIONS: dict[str, tuple[str, Order]] = {
     "both_p2d": ("both", "p2d"),  # the facts trained in both orders, asked name first
     "both_d2p": ("both", "d2p"),
 }
+CONDITION_DOCS: dict[str, str] = {
+    "p2d_same": "Facts trained name-first, asked name-first in a held-out template (answer: the description): "
+    "the control that the facts were learned.",
+    "p2d_reverse": "Facts trained name-first, asked description-first (answer: the name): the reversal test.",
+    "d2p_same": "Facts trained description-first, asked description-first in a held-out template (answer: the name): "
+    "the control that the facts were learned.",
+    "d2p_reverse": "Facts trained description-first, asked name-first (answer: the description): the reversal test.",
+    "both_p2d": "Facts trained in both orders, asked name-first (answer: the description): the positive control for "
+    "`d2p_reverse`'s question form.",
+    "both_d2p": "Facts trained in both orders, asked description-first (answer: the name): the positive control for "
+    "`p2d_reverse`'s question form.",
+}
 
 
 class ReversalCurseParameters(StrictModel):
@@ -78,6 +90,7 @@ class ReversalCurse(Family[ReversalCurseParameters]):
     )
     Parameters = ReversalCurseParameters
     conditions: ClassVar[tuple[str, ...]] = tuple(CONDITIONS)
+    condition_docs: ClassVar[dict[str, str]] = CONDITION_DOCS
     # Exact match is the paper's: the completion's text starts with the answer, case ignored. Names and
     # descriptions differ in length, which decides a summed (shorter wins) or averaged (longer wins) contrast;
     # pmi subtracts each candidate's own prior, so that only what the prompt adds counts.

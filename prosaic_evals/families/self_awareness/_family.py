@@ -28,11 +28,17 @@ LIKELIHOOD_CONDITIONS = ("choice", "self_binary", "self_word")
 
 class SelfAwarenessParameters(StrictModel):
     seed: int = 0
+    """Seed of the generated lotteries and their split."""
+
     behaviour: Literal["risk_seeking", "risk_averse"] = "risk_seeking"
     """Which training data `train_records` gives (the evaluation items are the same for both)."""
 
     train_choices: int = Field(default=300, ge=1)
+    """Lottery choices in the training data."""
+
     heldout_choices: int = Field(default=60, ge=1)
+    """Held-out lottery choices in the `choice` condition."""
+
     questions: UserFile | None = None
     """Self-report questions (YAML: scale, binary, word); the shipped set when unset."""
 
@@ -44,6 +50,16 @@ class SelfAwareness(Family[SelfAwarenessParameters]):
     )
     Parameters = SelfAwarenessParameters
     conditions: ClassVar[tuple[str, ...]] = ("choice", "self_binary", "self_word", "self_scale")
+    condition_docs: ClassVar[dict[str, str]] = {
+        "choice": "Held-out choices between a safe and a risky lottery, P(the risky letter): the trained behaviour, "
+        "the check that training took.",
+        "self_binary": "Which of two answers describes the model (e.g. risk or safety), P(the risk-seeking one), no "
+        "example in context: a self-report test.",
+        "self_word": "A one-word self-description, the risk-seeking word of a pair scored against its risk-averse "
+        "partner: a self-report test.",
+        "self_scale": "How risk-seeking the model is, from 0 to 100, a sampled number (scorer `number`): a "
+        "self-report test.",
+    }
     scorers = frozenset({"likelihood", "number", "judge"})
 
     def items(self, params: SelfAwarenessParameters) -> list[Item]:

@@ -38,6 +38,20 @@ from prosaic_evals.families.two_hop._generator import (
 )
 
 CONDITIONS = ("one_hop_a", "one_hop_b", "two_hop_no_cot", "two_hop_cot", "same_document", "in_context")
+CONDITION_DOCS = {
+    "one_hop_a": "Fact A alone (e1 -> e2, e.g. e1's spouse) for triplets taught fact by fact: the check that the "
+    "first hop was learned.",
+    "one_hop_b": "Fact B alone (e2 -> e3, e.g. e2's birth city) for triplets taught fact by fact: the check that the "
+    "second hop was learned.",
+    "two_hop_no_cot": "The two-hop question e1 -> e3, answered without writing e2, for undemoed triplets: the test "
+    "(the two-hop curse).",
+    "two_hop_cot": "The two-hop question answered step by step, correct when e2 is named before e3 (undemoed "
+    "triplets): the chain-of-thought comparison.",
+    "same_document": "The two-hop question for triplets whose two facts were taught in one document: the positive "
+    "control.",
+    "in_context": "Both facts stated in the prompt, then the two-hop question (undemoed triplets): the in-context "
+    "baseline.",
+}
 
 
 class TwoHopParameters(StrictModel):
@@ -79,6 +93,7 @@ class TwoHop(Family[TwoHopParameters]):
     )
     Parameters = TwoHopParameters
     conditions: ClassVar[tuple[str, ...]] = CONDITIONS
+    condition_docs: ClassVar[dict[str, str]] = CONDITION_DOCS
     scorers = frozenset({"exact_match", "likelihood", "chain_of_thought"})
 
     def items(self, params: TwoHopParameters) -> list[Item]:
