@@ -170,7 +170,8 @@ def families_page() -> str:
              "This page is generated from the code.\n", "## Shipped tasks\n", tasks_table(), ""]  # fmt: skip
     from prosaic_evals.spec._models import GenerationSpec, ScorerSpec, TaskSpec
 
-    parts += ["## The task file\n", f"{TaskSpec.__doc__}\n", fields_table(TaskSpec), "", model_section(GenerationSpec, 3)]
+    parts += ["## The task file\n", f"{TaskSpec.__doc__}\n", fields_table(TaskSpec), ""]
+    parts += [model_section(GenerationSpec, 3)]
     parts += ["## Scorers\n", "`scorer.name` picks one; each family accepts some of them.\n"]
     for scorer in get_args(get_args(ScorerSpec)[0]):
         parts.append(model_section(scorer, 3))
