@@ -68,6 +68,11 @@ def cot_sections(rows: list[dict[str, Any]], models: list[str], label: Label, pl
     return blocks, figures
 
 
+def cot_tasks(rows: list[dict[str, Any]], models: list[str]) -> set[str]:
+    """The tasks whose rows `cot_sections` shows in its own tables (their score tables can go to an appendix)."""
+    return {g[0] for g in _groups(rows, models, lambda m: _biasing(m) or _intervention(m))}
+
+
 def _biasing(metrics: Metrics) -> bool:
     return "cue_effect" in metrics or "accuracy_drop" in metrics
 

@@ -7,6 +7,7 @@ import base64
 import html
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 
@@ -18,7 +19,7 @@ class Table:
     rows: list[list[str]]
     notes: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property  # asked per cell when tables.tex is laid out; rows do not change once made
     def numeric_columns(self) -> list[bool]:
         """Per column, whether it holds numbers (right-aligned) rather than words (left-aligned)."""
         return [

@@ -33,9 +33,9 @@ def figure_panels(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[keep]
 
 
-def scores_figure(plt: Any, scores: pd.DataFrame, stem: Path, label: Any = None) -> None:
+def scores_figure(plt: Any, scores: pd.DataFrame, stem: Path) -> None:
     """One panel per (task, metric): each condition a row, each model a point with its interval."""
-    fig, bottom = scores_plot(plt, scores, label or short)
+    fig, bottom = scores_plot(plt, scores, short)
     save(plt, fig, stem, bottom)
 
 

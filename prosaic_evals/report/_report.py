@@ -23,7 +23,7 @@ from prosaic_evals._errors import UserError
 from prosaic_evals._heap import steady_heap
 from prosaic_evals._paths import display_path, write_folder
 from prosaic_evals.report import _format as f
-from prosaic_evals.report._cot import cot_sections
+from prosaic_evals.report._cot import cot_sections, cot_tasks
 from prosaic_evals.report._document import Alert, Block, Figure, Heading, Table, to_html, to_markdown
 from prosaic_evals.report._evidence import Evidence, read_evidence
 from prosaic_evals.report._figures import figure_panels, forest_figure, pyplot, scores_figure, short
@@ -148,9 +148,7 @@ def _behaviour(inputs: Inputs, options: ReportOptions, plt: Any) -> _Part:
     note = models_note(records)
     scored = [r for r in part.rows if r["kind"] == "score"]
     cot_blocks, cot_figures = cot_sections(scored, evidence.models, short, plt)
-    # the chain-of-thought tasks' own tables answer their questions; their score rows go to the appendix
-    own = {r["task"] for r in scored if r["metric"] == "cue_effect" or r["metric"].startswith("unchanged@")}
-    own = own if cot_blocks else set()
+    own = cot_tasks(scored, evidence.models)  # their own tables answer their questions; scores go to the appendix
     tables = _score_tables(scored, evidence, note)
     shown_tables = [b for task, b in tables if task not in own]
     part.blocks += [Heading("Scores"), *shown_tables] if shown_tables else []
